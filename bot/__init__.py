@@ -1,0 +1,1 @@
+"""figbot: collects rule-of-law figures from communities and villages over Telegram."""

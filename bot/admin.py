@@ -1,0 +1,127 @@
+"""Admin operations shared by the CLI, the demo and tests: invites, opening rounds, sending."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import Engine
+from sqlmodel import select
+from telegram import Bot
+from telegram.helpers import create_deep_linked_url
+
+from bot.config import FigbotConfig
+from bot.views import render_prompt
+from domain.periods import Period
+from models.crud import get_form, get_office, get_unit
+from models.db import write_session
+from models.tables import Office, Role
+from scheduler.outbox import FlushResult, flush_outbox
+from services.onboarding import create_invite
+from services.rounds import OpenedRound, open_round
+
+logger = logging.getLogger(__name__)
+
+
+class AdminError(Exception):
+    """A command-line request that cannot be done; the message says why."""
+
+
+@dataclass(frozen=True)
+class InviteLink:
+    url: str
+    code: str
+    role: Role
+    target_name: str
+    expires_at: datetime
+
+
+def make_bot(config: FigbotConfig) -> Bot:
+    return Bot(
+        config.telegram.token.get_secret_value(),
+        base_url=config.telegram.base_url,
+        base_file_url=config.telegram.base_file_url,
+    )
+
+
+async def bot_username(config: FigbotConfig) -> str:
+    if config.telegram.bot_username:
+        return config.telegram.bot_username.lstrip("@")
+    async with make_bot(config) as bot:
+        return bot.username
+
+
+def new_invite(
+    engine: Engine,
+    config: FigbotConfig,
+    *,
+    username: str,
+    role: Role,
+    unit_code: str | None,
+    office_code: str | None,
+    now: datetime,
+) -> InviteLink:
+    with write_session(engine) as session:
+        unit = get_unit(session, code=unit_code) if unit_code else None
+        if unit_code and (unit is None or not unit.active):
+            raise AdminError(f"unknown unit {unit_code!r} (see [[offices.units]] in the config)")
+        office = get_office(session, code=office_code) if office_code else None
+        if office_code and (office is None or not office.active):
+            raise AdminError(f"unknown office {office_code!r} (see [[offices]] in the config)")
+        if unit is not None:
+            if office is not None and unit.office_id != office.id:
+                raise AdminError(f"unit {unit_code!r} does not belong to office {office_code!r}")
+            office = session.get(Office, unit.office_id)
+        if role is Role.REPORTER and unit is None:
+            raise AdminError("a reporter invite needs --unit")
+        if office is None:
+            raise AdminError("a coordinator invite needs --office")
+        if role is not Role.REPORTER:
+            unit = None
+        invite, code = create_invite(
+            session, role=role, office=office, unit=unit, now=now,
+            ttl=timedelta(days=config.bot.invite_ttl_days),
+        )
+        target = unit.name if unit else office.name
+        return InviteLink(
+            url=create_deep_linked_url(username, code),
+            code=code,
+            role=role,
+            target_name=target,
+            expires_at=invite.expires_at,
+        )
+
+
+def open_rounds(
+    engine: Engine,
+    *,
+    form_key: str,
+    period_text: str,
+    office_code: str | None,
+    now: datetime,
+) -> list[tuple[str, OpenedRound]]:
+    """Open the round of ``form_key`` for ``period_text`` in one office or all; queue prompts."""
+    period = Period.parse(period_text)
+    opened = []
+    with write_session(engine) as session:
+        form = get_form(session, key=form_key)
+        if form is None or not form.active:
+            raise AdminError(f"unknown form {form_key!r} (see [[forms]] in the config)")
+        offices = list(session.exec(select(Office).where(Office.active == True)).all())  # noqa: E712
+        if office_code is not None:
+            offices = [o for o in offices if o.code == office_code]
+            if not offices:
+                raise AdminError(f"unknown office {office_code!r}")
+        for office in offices:
+            opened.append(
+                (office.name, open_round(session, form=form, office=office, period=period, now=now,
+                                         render_prompt=render_prompt))
+            )
+    return opened
+
+
+async def deliver(config: FigbotConfig, engine: Engine) -> FlushResult:
+    """Send what is queued in the outbox now (what fails stays queued for the running bot)."""
+    async with make_bot(config) as bot:
+        return await flush_outbox(bot, engine)

@@ -1,0 +1,143 @@
+"""Assembling the Telegram Application: every handler is registered here, in order.
+
+Production and tests build the Application with this same function; only the config differs
+(``telegram.base_url`` points tests and the demo at figbot's local Bot API server).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from datetime import datetime
+
+from telegram import BotCommand, Update
+from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, ContextTypes
+
+from bot import views
+from bot.config import FigbotConfig
+from bot.i18n import translator
+from bot.logsetup import quiet_http_loggers
+from bot.runtime import RUNTIME_KEY, Runtime
+from handlers import access, onboarding, reporting, settings, status
+from handlers.common import send, user_language
+from models.db import make_engine, upgrade, write_session
+from models.types import utcnow
+from scheduler.outbox import OUTBOX_JOB, flush_outbox, requeue_interrupted
+from services.catalog import sync_config
+
+logger = logging.getLogger(__name__)
+
+
+def build_application(
+    config: FigbotConfig, *, clock: Callable[[], datetime] = utcnow
+) -> Application:  # type: ignore[type-arg]
+    quiet_http_loggers()
+    token = config.telegram.token.get_secret_value()
+    if not token:
+        raise ValueError("telegram.token is empty (set it in the config or FIGBOT_TELEGRAM_TOKEN)")
+
+    async def post_init(application: Application) -> None:  # type: ignore[type-arg]
+        engine = make_engine(config.database.url)
+        if config.database.auto_upgrade:
+            await asyncio.to_thread(upgrade, config.database.url)
+        with write_session(engine) as session:
+            sync_config(session, config=config)
+        requeue_interrupted(engine)
+        application.bot_data[RUNTIME_KEY] = Runtime(config=config, engine=engine, clock=clock)
+        await _set_commands(application)
+        assert application.job_queue is not None
+        application.job_queue.run_repeating(
+            _flush_outbox_job,
+            interval=config.bot.outbox_interval_seconds,
+            first=0,
+            name=OUTBOX_JOB,
+            job_kwargs={"misfire_grace_time": None, "coalesce": True, "max_instances": 1},
+        )
+
+    async def post_shutdown(application: Application) -> None:  # type: ignore[type-arg]
+        runtime: Runtime | None = application.bot_data.pop(RUNTIME_KEY, None)
+        if runtime is not None:
+            runtime.engine.dispose()
+
+    application = (
+        ApplicationBuilder()
+        .token(token)
+        .base_url(config.telegram.base_url)
+        .base_file_url(config.telegram.base_file_url)
+        .rate_limiter(AIORateLimiter(max_retries=2))
+        .concurrent_updates(False)  # one update at a time: per-user order matters
+        .post_init(post_init)
+        .post_shutdown(post_shutdown)
+        .build()
+    )
+
+    # Handler groups run in ascending order; a handler raising ApplicationHandlerStop ends the
+    # update. Within a group the first matching handler wins.
+    groups = [
+        # -1: access control — private chats only; strangers get a polite refusal and no data.
+        (-1, access.HANDLERS),
+        # 0: features, most specific first.
+        (0, onboarding.HANDLERS  # /start <invite code>
+         + reporting.HANDLERS  # /report, REPORT:* buttons, typed answers, non-text input
+         + status.HANDLERS  # /status for coordinators
+         + settings.HANDLERS  # /help, /lang
+         + settings.FALLBACK),  # any other /command
+    ]
+    for group, handlers in groups:
+        for handler in handlers:
+            application.add_handler(handler, group=group)
+    application.add_error_handler(_on_error)
+    return application
+
+
+async def _set_commands(application: Application) -> None:  # type: ignore[type-arg]
+    for language, telegram_code in (("zh-Hans", None), ("en", "en")):
+        commands = [BotCommand(name, text) for name, text in views.bot_commands(language)]
+        await application.bot.set_my_commands(commands, language_code=telegram_code)
+
+
+async def _flush_outbox_job(context: ContextTypes.DEFAULT_TYPE) -> None:
+    runtime: Runtime = context.application.bot_data[RUNTIME_KEY]
+    result = await flush_outbox(context.bot, runtime.engine)
+    if result.sent or result.failed or result.blocked:
+        logger.info("outbox: %s", result)
+
+
+async def _on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+    logger.error("error while handling an update", exc_info=context.error)
+    if isinstance(update, Update) and update.effective_chat is not None:
+        _ = translator(user_language(update))
+        try:
+            await send(update, context, views.Outgoing(
+                _("Sorry, something went wrong. Please try again; "
+                  "send /report to see where you are.")))
+        except Exception:
+            logger.exception("could not tell the user about the error")
+
+
+async def start_polling_in_loop(application: Application, *, poll_timeout: int = 1) -> None:  # type: ignore[type-arg]
+    """Start the Application inside an already running event loop (demo, tests), in the same
+    order as ``run_polling``: initialize → post_init → start → polling."""
+    await application.initialize()
+    if application.post_init is not None:
+        await application.post_init(application)
+    await application.start()
+    assert application.updater is not None
+    await application.updater.start_polling(
+        poll_interval=0, timeout=poll_timeout,
+        allowed_updates=[Update.MESSAGE, Update.CALLBACK_QUERY],
+    )
+
+
+async def stop_polling_in_loop(application: Application) -> None:  # type: ignore[type-arg]
+    """The reverse of :func:`start_polling_in_loop`, as ``run_polling`` ends."""
+    if application.updater is not None and application.updater.running:
+        await application.updater.stop()
+    if application.running:
+        await application.stop()
+    if application.post_stop is not None:
+        await application.post_stop(application)
+    await application.shutdown()
+    if application.post_shutdown is not None:
+        await application.post_shutdown(application)

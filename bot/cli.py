@@ -1,0 +1,155 @@
+"""The ``figbot`` command: run the bot, the demo, and the admin tools."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from collections.abc import Sequence
+
+from telegram import Update
+
+from bot.admin import AdminError, bot_username, deliver, new_invite, open_rounds
+from bot.config import ConfigError, FigbotConfig, load_config
+from bot.logsetup import configure_logging
+from domain.periods import PeriodError
+from models.db import make_engine, upgrade, write_session
+from models.tables import Role
+from models.types import utcnow
+from services.catalog import sync_config
+from services.rounds import RoundError
+
+logger = logging.getLogger(__name__)
+
+
+def _prepared_engine(config: FigbotConfig):  # type: ignore[no-untyped-def]
+    """An engine on an up-to-date schema whose catalog matches the config."""
+    if config.database.auto_upgrade:
+        upgrade(config.database.url)
+    engine = make_engine(config.database.url)
+    with write_session(engine) as session:
+        sync_config(session, config=config)
+    return engine
+
+
+def cmd_run(config: FigbotConfig, _args: argparse.Namespace) -> int:
+    from bot.app import build_application
+
+    application = build_application(config)
+    logger.info("figbot starting (long polling, Bot API at %s)", config.telegram.base_url)
+    application.run_polling(
+        allowed_updates=[Update.MESSAGE, Update.CALLBACK_QUERY],
+        timeout=config.telegram.poll_timeout,
+    )
+    return 0
+
+
+def cmd_invite(config: FigbotConfig, args: argparse.Namespace) -> int:
+    role = Role(args.role)
+    engine = _prepared_engine(config)
+    try:
+        username = asyncio.run(bot_username(config))
+        link = new_invite(
+            engine, config, username=username, role=role, unit_code=args.unit,
+            office_code=args.office, now=utcnow(),
+        )
+    finally:
+        engine.dispose()
+    print(link.url)
+    print(
+        f"# {link.role.value} invite for {link.target_name}; single use; "
+        f"expires {link.expires_at:%Y-%m-%d %H:%M} UTC",
+        file=sys.stderr,
+    )
+    return 0
+
+
+def cmd_open_round(config: FigbotConfig, args: argparse.Namespace) -> int:
+    engine = _prepared_engine(config)
+    try:
+        opened = open_rounds(
+            engine, form_key=args.form, period_text=args.period, office_code=args.office,
+            now=utcnow(),
+        )
+        for office_name, result in opened:
+            state = "opened" if result.created else "already open"
+            print(f"{office_name}: round {args.form} {args.period} {state}; "
+                  f"{result.prompts_queued} new prompt(s) queued")
+        try:
+            sent = asyncio.run(deliver(config, engine))
+            print(f"sent {sent.sent} prompt(s); {sent.retry_later} left queued for the bot; "
+                  f"{sent.blocked} blocked; {sent.failed} failed")
+        except Exception as exc:
+            print(f"could not reach Telegram now ({type(exc).__name__}); "
+                  "the running bot will send the queued prompts")
+    finally:
+        engine.dispose()
+    return 0
+
+
+def cmd_db(config: FigbotConfig, args: argparse.Namespace) -> int:
+    upgrade(config.database.url, args.revision)
+    print(f"database at revision {args.revision}")
+    return 0
+
+
+def cmd_demo(_config: FigbotConfig | None, args: argparse.Namespace) -> int:
+    from bot.demo import run_demo
+
+    return asyncio.run(run_demo(workdir=args.workdir, verbose=args.verbose))
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="figbot", description=__doc__)
+    parser.add_argument("--config", help="config file (default: $FIGBOT_CONFIG or ./config.toml)")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run", help="serve Telegram (long polling)")
+    run.set_defaults(func=cmd_run)
+
+    invite = sub.add_parser("invite", help="print a single-use invite link")
+    invite.add_argument("--unit", help="unit code (reporter invite)")
+    invite.add_argument("--office", help="office code (coordinator invite)")
+    invite.add_argument("--role", choices=[r.value for r in Role], default=Role.REPORTER.value)
+    invite.set_defaults(func=cmd_invite)
+
+    open_round = sub.add_parser("open-round", help="open a collection round and prompt reporters")
+    open_round.add_argument("--form", required=True, help="form key, e.g. monthly")
+    open_round.add_argument("--period", required=True, help="e.g. 2026-10, 2026Q3 or 2026")
+    open_round.add_argument("--office", help="only this office (default: all)")
+    open_round.set_defaults(func=cmd_open_round)
+
+    db = sub.add_parser("db", help="database schema")
+    db_sub = db.add_subparsers(dest="db_command", required=True)
+    db_upgrade = db_sub.add_parser("upgrade", help="upgrade the schema (Alembic)")
+    db_upgrade.add_argument("revision", nargs="?", default="head")
+    db_upgrade.set_defaults(func=cmd_db)
+
+    demo = sub.add_parser("demo", help="watch figbot work against its local Bot API server")
+    demo.add_argument("--workdir", default="figbot-demo", help="where the demo keeps its database")
+    demo.add_argument("--verbose", action="store_true", help="show the bot's log too")
+    demo.set_defaults(func=cmd_demo, no_config=True)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        config = None if getattr(args, "no_config", False) else load_config(args.config)
+        if config is not None:
+            configure_logging(config.bot.log_level,
+                              secret=config.telegram.token.get_secret_value())
+            if args.command == "run" and not config.telegram.token.get_secret_value():
+                raise AdminError(
+                    "telegram.token: required to run (set it in the config or in "
+                    "FIGBOT_TELEGRAM_TOKEN)"
+                )
+        return int(args.func(config, args))
+    except (AdminError, ConfigError, PeriodError, RoundError) as exc:
+        print(f"figbot: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

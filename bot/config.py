@@ -1,0 +1,207 @@
+"""Configuration: a TOML file validated into pydantic models, one per section.
+
+A bad config stops start-up with a message naming the offending key, so an office admin can fix
+it without reading a traceback.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from pathlib import Path
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from domain.periods import PeriodKind
+
+CONFIG_ENV = "FIGBOT_CONFIG"
+TOKEN_ENV = "FIGBOT_TELEGRAM_TOKEN"
+DATABASE_ENV = "FIGBOT_DATABASE_URL"
+
+Key = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_-]{0,39}$")]
+UNIT_KINDS = {"社区": "community", "村": "village", "community": "community", "village": "village"}
+
+
+class ConfigError(Exception):
+    """The config cannot be used; the message names the key and says what is wrong."""
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class TelegramConfig(_Section):
+    token: SecretStr = SecretStr("")
+    base_url: str = "https://api.telegram.org/bot"
+    base_file_url: str = "https://api.telegram.org/file/bot"
+    bot_username: str = ""
+    poll_timeout: int = Field(default=30, ge=0, le=50)
+
+
+class DatabaseConfig(_Section):
+    url: str = "sqlite:///figbot.db"
+    auto_upgrade: bool = True
+
+    @field_validator("url")
+    @classmethod
+    def _known_scheme(cls, url: str) -> str:
+        if not url.startswith(("sqlite://", "postgresql")):
+            raise ValueError("must start with sqlite:// or postgresql+psycopg://")
+        return url
+
+
+class BotConfig(_Section):
+    language: Literal["zh-Hans", "en"] = "zh-Hans"
+    invite_ttl_days: int = Field(default=7, ge=1, le=365)
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    outbox_interval_seconds: float = Field(default=5.0, gt=0)
+
+
+class UnitConfig(_Section):
+    code: Key
+    name: str = Field(min_length=1)
+    kind: str = "社区"
+
+    @field_validator("kind")
+    @classmethod
+    def _known_kind(cls, kind: str) -> str:
+        if kind not in UNIT_KINDS:
+            raise ValueError("must be 社区 or 村")
+        return UNIT_KINDS[kind]
+
+
+class OfficeConfig(_Section):
+    code: Key
+    name: str = Field(min_length=1)
+    timezone: str = "Asia/Shanghai"
+    units: list[UnitConfig] = Field(min_length=1)
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, zone: str) -> str:
+        try:
+            ZoneInfo(zone)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {zone!r}") from exc
+        return zone
+
+
+class IndicatorConfig(_Section):
+    key: Key
+    label: str = Field(min_length=1)
+    measure_word: str = Field(min_length=1)
+    help: str | None = None
+
+
+class FormConfig(_Section):
+    key: Key
+    name: str = Field(min_length=1)
+    period: PeriodKind
+    indicators: list[str] = Field(min_length=1)
+    deadline_days: int = Field(default=3, ge=0, le=90, description="days after the period's end")
+    deadline_time: str = "18:00"
+
+    @field_validator("deadline_time")
+    @classmethod
+    def _hh_mm(cls, value: str) -> str:
+        if not re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d", value):
+            raise ValueError("must be HH:MM, e.g. 18:00")
+        return value
+
+
+class FigbotConfig(_Section):
+    telegram: TelegramConfig = TelegramConfig()
+    database: DatabaseConfig = DatabaseConfig()
+    bot: BotConfig = BotConfig()
+    offices: list[OfficeConfig] = Field(min_length=1)
+    indicators: list[IndicatorConfig] = Field(min_length=1)
+    forms: list[FormConfig] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _references(self) -> FigbotConfig:
+        _unique("offices", [o.code for o in self.offices])
+        _unique("offices.units", [u.code for o in self.offices for u in o.units])
+        _unique("indicators", [i.key for i in self.indicators])
+        _unique("forms", [f.key for f in self.forms])
+        known = {i.key for i in self.indicators}
+        for number, form in enumerate(self.forms):
+            for key in form.indicators:
+                if key not in known:
+                    raise ValueError(
+                        f"forms[{number}].indicators: unknown indicator {key!r} "
+                        f"(declare it under [[indicators]])"
+                    )
+            _unique(f"forms[{number}].indicators", form.indicators)
+        return self
+
+    def office(self, code: str) -> OfficeConfig:
+        for office in self.offices:
+            if office.code == code:
+                return office
+        raise KeyError(code)
+
+    def form(self, key: str) -> FormConfig:
+        for form in self.forms:
+            if form.key == key:
+                return form
+        raise KeyError(key)
+
+
+def _unique(where: str, keys: list[str]) -> None:
+    seen: set[str] = set()
+    for key in keys:
+        if key in seen:
+            raise ValueError(f"{where}: duplicate key {key!r}")
+        seen.add(key)
+
+
+def _format_error(path: Path, error: ValidationError) -> str:
+    lines = [f"{path}: invalid configuration"]
+    for item in error.errors():
+        where = ".".join(str(part) for part in item["loc"]) or "(top level)"
+        message = item["msg"].removeprefix("Value error, ")
+        lines.append(f"  {where}: {message}")
+    return "\n".join(lines)
+
+
+def parse_config(data: dict[str, Any], *, source: Path, environ: dict[str, str]) -> FigbotConfig:
+    """Validate raw TOML data; environment variables override the token and database URL."""
+    data = {**data}
+    if token := environ.get(TOKEN_ENV):
+        data["telegram"] = {**data.get("telegram", {}), "token": token}
+    if url := environ.get(DATABASE_ENV):
+        data["database"] = {**data.get("database", {}), "url": url}
+    try:
+        return FigbotConfig.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(_format_error(source, exc)) from None
+
+
+def load_config(
+    path: str | os.PathLike[str] | None = None, *, environ: dict[str, str] | None = None
+) -> FigbotConfig:
+    """Load the config from ``path``, else ``$FIGBOT_CONFIG``, else ``./config.toml``."""
+    environ = dict(os.environ) if environ is None else environ
+    chosen = Path(path or environ.get(CONFIG_ENV) or "config.toml")
+    try:
+        raw = chosen.read_bytes()
+    except FileNotFoundError:
+        raise ConfigError(
+            f"{chosen}: config file not found (copy config.example.toml to config.toml)"
+        ) from None
+    try:
+        data = tomllib.loads(raw.decode("utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{chosen}: not valid TOML: {exc}") from None
+    return parse_config(data, source=chosen, environ=environ)

@@ -1,0 +1,59 @@
+"""Translations through gettext catalogs (Babel), Simplified Chinese by default.
+
+Message ids are English; ``bot/locale/<lang>/LC_MESSAGES/figbot.po`` holds the translations.
+The .po files are compiled in memory at first use, so a checkout needs no build step and an
+edited catalog is picked up on restart.
+"""
+
+from __future__ import annotations
+
+import gettext
+import html
+import io
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po
+
+LOCALE_DIR = Path(__file__).parent / "locale"
+DOMAIN = "figbot"
+DEFAULT_LANGUAGE = "zh-Hans"
+LANGUAGES = ("zh-Hans", "en")
+_CATALOG_DIR = {"zh-Hans": "zh_Hans"}
+
+
+def normalise_language(code: str | None) -> str:
+    """Map a Telegram ``language_code`` or a user's choice to a supported language."""
+    if not code:
+        return DEFAULT_LANGUAGE
+    code = code.lower()
+    if code.startswith("en"):
+        return "en"
+    return DEFAULT_LANGUAGE
+
+
+@cache
+def translations(language: str) -> gettext.NullTranslations:
+    folder = _CATALOG_DIR.get(language)
+    if folder is None:  # English: the message ids themselves
+        return gettext.NullTranslations()
+    po_path = LOCALE_DIR / folder / "LC_MESSAGES" / f"{DOMAIN}.po"
+    with po_path.open("rb") as po_file:
+        catalog = read_po(po_file, locale=folder)
+    buffer = io.BytesIO()
+    write_mo(buffer, catalog)
+    buffer.seek(0)
+    return gettext.GNUTranslations(buffer)
+
+
+def translator(language: str) -> Any:
+    """The ``gettext`` function for ``language`` (bind it to ``_`` so Babel extracts the ids)."""
+    return translations(language).gettext
+
+
+def fmt(template: str, /, **values: Any) -> str:
+    """Fill an HTML message template; every value is HTML-escaped, so user or config text can
+    never break or inject markup."""
+    return template.format(**{name: html.escape(str(value)) for name, value in values.items()})

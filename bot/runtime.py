@@ -1,0 +1,51 @@
+"""The per-application resources handlers and jobs share: config, engine, clock.
+
+Built in ``post_init`` and disposed in ``post_shutdown``; never at import time.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import Engine
+from sqlmodel import Session
+
+from bot.config import FigbotConfig
+from models.crud import mark_update_processed
+from models.db import read_session, write_session
+from models.types import utcnow
+
+logger = logging.getLogger(__name__)
+
+RUNTIME_KEY = "figbot.runtime"
+
+
+@dataclass
+class Runtime:
+    config: FigbotConfig
+    engine: Engine
+    clock: Callable[[], datetime] = field(default=utcnow)
+
+    def now(self) -> datetime:
+        return self.clock()
+
+    def reading(self) -> Iterator[Session]:
+        return read_session(self.engine)  # type: ignore[return-value]
+
+    @contextmanager
+    def update_transaction(self, update_id: int) -> Iterator[Session | None]:
+        """One write transaction for one Telegram update, marking it processed in the same commit.
+
+        Yields None when the update was already processed (a re-delivery): the caller does
+        nothing and sends nothing.
+        """
+        with write_session(self.engine) as session:
+            if not mark_update_processed(session, update_id=update_id):
+                logger.info("update %s already processed; ignoring the repeat", update_id)
+                yield None
+                return
+            yield session

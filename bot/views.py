@@ -1,0 +1,548 @@
+"""Rendering: screens and service results → message text (HTML) and inline keyboards.
+
+Every user-facing string is a gettext message id (English) translated through the catalog; every
+value filled in goes through :func:`bot.i18n.fmt`, which escapes it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from bot.callbacks import ReportCallback
+from bot.i18n import fmt, translator
+from domain.numbers import RefusalReason
+from domain.periods import Period, PeriodKind
+from models.tables import Role
+from services.onboarding import Binding, InviteRefusal
+from services.reporting import (
+    Action,
+    ConfirmOverwrite,
+    Item,
+    Notice,
+    NoticeKind,
+    Question,
+    Receipt,
+    Review,
+    RoundInfo,
+    Screen,
+    SubmittedByOther,
+)
+from services.rounds import Prompt
+from services.status import RoundStatusView
+
+
+@dataclass(frozen=True)
+class Button:
+    text: str
+    callback_data: str
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    text: str
+    keyboard: list[list[Button]] = field(default_factory=list)
+
+    def reply_markup_json(self) -> dict[str, Any] | None:
+        """The Bot API's InlineKeyboardMarkup as plain JSON (for the outbox)."""
+        if not self.keyboard:
+            return None
+        return {
+            "inline_keyboard": [
+                [{"text": b.text, "callback_data": b.callback_data} for b in row]
+                for row in self.keyboard
+            ]
+        }
+
+
+# ---------------------------------------------------------------- small pieces
+def period_label(period: Period, language: str) -> str:
+    _ = translator(language)
+    if period.kind is PeriodKind.MONTH:
+        return fmt(_("{month}/{year}"), year=period.year, month=period.index)
+    if period.kind is PeriodKind.QUARTER:
+        return fmt(_("Q{quarter} {year}"), year=period.year, quarter=period.index)
+    return fmt(_("year {year}"), year=period.year)
+
+
+def local_time(moment: datetime, timezone: str, language: str) -> str:
+    _ = translator(language)
+    local = moment.astimezone(ZoneInfo(timezone))
+    return fmt(
+        _("{day}/{month} {hh}:{mm}"),
+        month=local.month,
+        day=local.day,
+        hh=f"{local.hour:02d}",
+        mm=f"{local.minute:02d}",
+    )
+
+
+def amount(value: int | None, measure_word: str, language: str) -> str:
+    _ = translator(language)
+    if value is None:
+        return _("—")
+    return fmt(_("{value} {measure_word}"), value=value, measure_word=measure_word)
+
+
+def _cb(action: Action, round_id: int, key: str | None = None) -> str:
+    return ReportCallback(action.value, round_id, key).encode()
+
+
+# ---------------------------------------------------------------- prompts and onboarding
+def prompt_message(prompt: Prompt) -> Outgoing:
+    _ = translator(prompt.language)
+    text = fmt(
+        _("<b>{unit}</b>: please report <b>{form}</b> for {period}.\nDeadline: {deadline}."),
+        unit=prompt.unit_name,
+        form=prompt.form_name,
+        period=period_label(prompt.period, prompt.language),
+        deadline=local_time(prompt.deadline, prompt.timezone, prompt.language),
+    )
+    return Outgoing(text, [[Button(_("Start reporting"), _cb(Action.START, prompt.round_id))]])
+
+
+def render_prompt(prompt: Prompt) -> tuple[str, dict[str, Any]]:
+    """Adapter for :func:`services.rounds.open_round`."""
+    message = prompt_message(prompt)
+    markup = message.reply_markup_json()
+    assert markup is not None
+    return message.text, markup
+
+
+def welcome(binding: Binding, display_name: str) -> Outgoing:
+    _ = translator(binding.language)
+    if binding.role is Role.REPORTER:
+        return Outgoing(
+            fmt(
+                _(
+                    "Welcome, {name}! You now report for <b>{unit}</b> ({office}). "
+                    "I will message you when it is time to report."
+                ),
+                name=display_name,
+                unit=binding.unit_name or "",
+                office=binding.office_name,
+            )
+        )
+    return Outgoing(
+        fmt(
+            _(
+                "Welcome, {name}! You are now a coordinator of <b>{office}</b>. "
+                "Send /status to see who has reported."
+            ),
+            name=display_name,
+            office=binding.office_name,
+        )
+    )
+
+
+def invite_refused(reason: InviteRefusal, language: str) -> Outgoing:
+    _ = translator(language)
+    texts = {
+        InviteRefusal.UNKNOWN: _(
+            "This invite link is not valid. Please ask the street office for a new one."
+        ),
+        InviteRefusal.USED: _(
+            "This invite link has already been used. Please ask the street office for a new one."
+        ),
+        InviteRefusal.EXPIRED: _(
+            "This invite link has expired. Please ask the street office for a new one."
+        ),
+        InviteRefusal.INACTIVE: _(
+            "This invite is for a unit that is no longer active. Please contact the street office."
+        ),
+    }
+    return Outgoing(texts[reason])
+
+
+def not_bound(language: str) -> Outgoing:
+    _ = translator(language)
+    return Outgoing(
+        _(
+            "Hello! This bot collects figures for the street office. "
+            "Please join with the invite link the street office sent you."
+        )
+    )
+
+
+def group_refused(language: str) -> Outgoing:
+    _ = translator(language)
+    return Outgoing(_("Please message me privately; I do not take reports in groups."))
+
+
+def already_bound(role: Role, unit_name: str | None, office_name: str, language: str) -> Outgoing:
+    _ = translator(language)
+    if role is Role.REPORTER:
+        return Outgoing(
+            fmt(
+                _("You report for <b>{unit}</b>. Send /report to fill in figures."),
+                unit=unit_name or "",
+            )
+        )
+    return Outgoing(
+        fmt(
+            _("You coordinate <b>{office}</b>. Send /status to see who has reported."),
+            office=office_name,
+        )
+    )
+
+
+def help_text(role: Role, language: str) -> Outgoing:
+    _ = translator(language)
+    if role is Role.REPORTER:
+        return Outgoing(
+            _(
+                "I collect your unit's figures for the street office.\n"
+                "/report — fill in or change this period's figures\n"
+                "/lang — switch language (中文 / English)\n"
+                "When I ask a question, just reply with the number, e.g. 15."
+            )
+        )
+    return Outgoing(
+        _(
+            "I collect figures from the units of your office.\n"
+            "/status — who has reported in the open rounds\n"
+            "/lang — switch language (中文 / English)"
+        )
+    )
+
+
+def language_set(language: str) -> Outgoing:
+    _ = translator(language)
+    return Outgoing(_("Language set to English."))
+
+
+def language_usage(language: str) -> Outgoing:
+    _ = translator(language)
+    return Outgoing(_("Usage: /lang zh or /lang en"))
+
+
+def coordinators_only(language: str) -> Outgoing:
+    _ = translator(language)
+    return Outgoing(_("Only coordinators can see who has reported."))
+
+
+def send_text_please(language: str) -> Outgoing:
+    _ = translator(language)
+    return Outgoing(_("Please send the number as text."))
+
+
+def unknown_command(language: str) -> Outgoing:
+    _ = translator(language)
+    return Outgoing(_("Unknown command. Send /help for help."))
+
+
+def bot_commands(language: str) -> list[tuple[str, str]]:
+    _ = translator(language)
+    return [
+        ("report", _("Fill in figures")),
+        ("status", _("Who has reported (coordinators)")),
+        ("help", _("Help")),
+        ("lang", _("Language / 语言")),
+    ]
+
+
+# ---------------------------------------------------------------- the conversation
+def render_screens(screens: list[Screen], language: str) -> list[Outgoing]:
+    return [render_screen(screen, language) for screen in screens]
+
+
+def render_screen(screen: Screen, language: str) -> Outgoing:
+    if isinstance(screen, Question):
+        return _question(screen, language)
+    if isinstance(screen, Review):
+        return _review(screen, language)
+    if isinstance(screen, Receipt):
+        return _receipt(screen, language)
+    if isinstance(screen, SubmittedByOther):
+        return _submitted_by_other(screen, language)
+    if isinstance(screen, ConfirmOverwrite):
+        return _confirm_overwrite(screen, language)
+    return _notice(screen, language)
+
+
+def _round_title(info: RoundInfo, language: str) -> str:
+    _ = translator(language)
+    return fmt(
+        _("{unit} · {form} · {period}"),
+        unit=info.unit_name,
+        form=info.form_name,
+        period=period_label(info.period, language),
+    )
+
+
+def _question(q: Question, language: str) -> Outgoing:
+    _ = translator(language)
+    lines = [
+        fmt(
+            _("({position}/{total}) <b>{label}</b> ({measure_word})"),
+            position=q.position,
+            total=q.total,
+            label=q.item.label,
+            measure_word=q.item.measure_word,
+        ),
+    ]
+    if q.help:
+        lines.append(fmt("<i>{help}</i>", help=q.help))
+    if q.previous_value is not None:
+        lines.append(
+            fmt(
+                _("Last period: {amount}"),
+                amount=amount(q.previous_value, q.item.measure_word, language),
+            )
+        )
+    if q.item.value is not None:
+        lines.append(
+            fmt(
+                _("Current answer: {amount}"),
+                amount=amount(q.item.value, q.item.measure_word, language),
+            )
+        )
+    lines.append(_("Reply with the number."))
+    buttons = []
+    if q.previous_value is not None:
+        buttons.append(
+            Button(
+                fmt(_("Same as last period ({value})"), value=q.previous_value),
+                _cb(Action.SAME, q.info.round_id, q.item.key),
+            )
+        )
+    buttons.append(Button("0", _cb(Action.ZERO, q.info.round_id, q.item.key)))
+    return Outgoing("\n".join(lines), [buttons])
+
+
+def _item_lines(items: list[Item], language: str) -> list[str]:
+    _ = translator(language)
+    return [
+        fmt(
+            _("{n}. {label}: {amount}"),
+            n=n,
+            label=item.label,
+            amount=amount(item.value, item.measure_word, language),
+        )
+        for n, item in enumerate(items, start=1)
+    ]
+
+
+def _review(review: Review, language: str) -> Outgoing:
+    _ = translator(language)
+    lines = [fmt(_("Please check <b>{title}</b>:"), title=_round_title(review.info, language)), ""]
+    lines += _item_lines(review.items, language)
+    lines += ["", _("Tap Submit if everything is right, or tap an item to change it.")]
+    keyboard = [[Button(_("✅ Submit"), _cb(Action.SUBMIT, review.info.round_id))]]
+    edit_buttons = [
+        Button(
+            fmt(_("Change {label}"), label=item.label),
+            _cb(Action.EDIT, review.info.round_id, item.key),
+        )
+        for item in review.items
+    ]
+    keyboard += [edit_buttons[i : i + 2] for i in range(0, len(edit_buttons), 2)]
+    if review.changing_submitted:
+        keyboard.append([Button(_("Cancel"), _cb(Action.CANCEL, review.info.round_id))])
+    return Outgoing("\n".join(lines), keyboard)
+
+
+def _receipt(receipt: Receipt, language: str) -> Outgoing:
+    _ = translator(language)
+    info = receipt.info
+    when = local_time(receipt.submitted_at, info.timezone, language)
+    if receipt.first_submission:
+        lines = [
+            fmt(
+                _("✅ Submitted: <b>{title}</b>, {count} items, at {time}."),
+                title=_round_title(info, language),
+                count=len(receipt.items),
+                time=when,
+            ),
+            "",
+        ]
+        lines += _item_lines(receipt.items, language)
+    else:
+        lines = [
+            fmt(
+                _("✅ Changes saved for <b>{title}</b> at {time}:"),
+                title=_round_title(info, language),
+                time=when,
+            )
+        ]
+        lines += [
+            fmt(
+                _("{label}: {old} → {new}"),
+                label=item.label,
+                old=amount(old, item.measure_word, language),
+                new=amount(item.value, item.measure_word, language),
+            )
+            for item, old in receipt.changes
+        ]
+    lines.append("")
+    if receipt.late:
+        lines.append(_("⚠️ Submitted after the deadline: marked late."))
+    else:
+        lines.append(
+            fmt(
+                _("You can change it until {deadline} with /report."),
+                deadline=local_time(info.deadline, info.timezone, language),
+            )
+        )
+    return Outgoing("\n".join(lines))
+
+
+def _submitted_by_other(screen: SubmittedByOther, language: str) -> Outgoing:
+    _ = translator(language)
+    text = fmt(
+        _(
+            "<b>{title}</b> was already submitted by {name} at {time}. "
+            "Do you want to view and change it?"
+        ),
+        title=_round_title(screen.info, language),
+        name=screen.submitted_by,
+        time=local_time(screen.submitted_at, screen.info.timezone, language),
+    )
+    return Outgoing(
+        text,
+        [
+            [
+                Button(_("View and change"), _cb(Action.TAKE_OVER, screen.info.round_id)),
+                Button(_("No, leave it"), _cb(Action.CANCEL, screen.info.round_id)),
+            ]
+        ],
+    )
+
+
+def _confirm_overwrite(screen: ConfirmOverwrite, language: str) -> Outgoing:
+    _ = translator(language)
+    lines = [
+        fmt(
+            _(
+                "While you were editing, {name} submitted <b>{title}</b> at {time}. "
+                "These values differ:"
+            ),
+            name=screen.submitted_by,
+            title=_round_title(screen.info, language),
+            time=local_time(screen.submitted_at, screen.info.timezone, language),
+        ),
+        "",
+    ]
+    lines += [
+        fmt(
+            _("{label}: theirs {theirs}, yours {mine}"),
+            label=item.label,
+            theirs=amount(theirs, item.measure_word, language),
+            mine=amount(item.value, item.measure_word, language),
+        )
+        for item, theirs in screen.differences
+    ]
+    lines += ["", _("Overwrite with your values?")]
+    return Outgoing(
+        "\n".join(lines),
+        [
+            [
+                Button(_("Overwrite"), _cb(Action.OVERWRITE, screen.info.round_id)),
+                Button(_("Cancel"), _cb(Action.CANCEL, screen.info.round_id)),
+            ]
+        ],
+    )
+
+
+def _bad_number(reason: RefusalReason, item: Item, language: str) -> str:
+    _ = translator(language)
+    if reason is RefusalReason.NEGATIVE:
+        return _("The number cannot be negative. Please enter it again.")
+    if reason is RefusalReason.DECIMAL:
+        return _("Please enter a whole number, without decimals.")
+    if reason is RefusalReason.TOO_LARGE:
+        return _("That number is too large. Please check it and enter it again.")
+    if reason is RefusalReason.WRONG_MEASURE_WORD:
+        return fmt(
+            _("{label} is counted in “{measure_word}”. Please reply like 15{measure_word}."),
+            label=item.label,
+            measure_word=item.measure_word,
+        )
+    return fmt(
+        _("Please reply with a whole number, e.g. 15 or 15{measure_word}."),
+        measure_word=item.measure_word,
+    )
+
+
+def _notice(notice: Notice, language: str) -> Outgoing:
+    _ = translator(language)
+    kind = notice.kind
+    info = notice.info
+    title = _round_title(info, language) if info else ""
+    if kind is NoticeKind.BAD_NUMBER:
+        assert notice.reason is not None and notice.item is not None
+        return Outgoing(_bad_number(notice.reason, notice.item, language))
+    if kind is NoticeKind.LOCKED:
+        return Outgoing(
+            fmt(
+                _(
+                    "The deadline for {title} has passed, so it can no longer be changed. "
+                    "To correct a figure, please contact the street office coordinator."
+                ),
+                title=title,
+            )
+        )
+    if kind is NoticeKind.CLOSED:
+        return Outgoing(fmt(_("{title} is closed."), title=title))
+    if kind is NoticeKind.LATE_WARNING:
+        assert info is not None
+        return Outgoing(
+            fmt(
+                _(
+                    "The deadline ({deadline}) has passed. You can still report; "
+                    "it will be marked late."
+                ),
+                deadline=local_time(info.deadline, info.timezone, language),
+            )
+        )
+    if kind is NoticeKind.CANCELLED:
+        return Outgoing(_("Cancelled. Nothing was changed."))
+    texts = {
+        NoticeKind.NO_OPEN_ROUND: _(
+            "There is nothing to report right now. I will message you when a new round opens."
+        ),
+        NoticeKind.NOTHING_IN_PROGRESS: _(
+            "Nothing is being filled in right now. Send /report to start."
+        ),
+        NoticeKind.USE_BUTTONS: _("Please use the buttons below."),
+        NoticeKind.STALE_BUTTON: _("That button is out of date. Here is where you are:"),
+        NoticeKind.NOT_A_REPORTER: _("Only reporters of a community or village fill in figures."),
+        NoticeKind.NO_CHANGES: _("Nothing changed; the submitted figures stay as they were."),
+        NoticeKind.ALREADY_CURRENT: _("You are already on this step."),
+    }
+    return Outgoing(texts[kind])
+
+
+# ---------------------------------------------------------------- coordinator status
+def status_message(views: list[RoundStatusView], language: str) -> Outgoing:
+    _ = translator(language)
+    if not views:
+        return Outgoing(_("No collection rounds yet."))
+    blocks = []
+    for view in views:
+        lines = [
+            fmt(
+                _("<b>{form}</b> · {period} (deadline {deadline})"),
+                form=view.form_name,
+                period=period_label(view.period, language),
+                deadline=local_time(view.deadline, view.timezone, language),
+            ),
+            fmt(_("Submitted {done}/{total}"), done=view.submitted_count, total=len(view.units)),
+        ]
+        for unit in view.units:
+            if unit.submitted_at is None:
+                lines.append(fmt(_("⏳ {unit} — not yet"), unit=unit.unit_name))
+            else:
+                line = fmt(
+                    _("✅ {unit} — {time}, {name}"),
+                    unit=unit.unit_name,
+                    time=local_time(unit.submitted_at, view.timezone, language),
+                    name=unit.submitted_by or "?",
+                )
+                if unit.late:
+                    line += _(" (late)")
+                lines.append(line)
+        blocks.append("\n".join(lines))
+    return Outgoing("\n\n".join(blocks))

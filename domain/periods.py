@@ -1,0 +1,110 @@
+"""Reporting periods (month, quarter, year) and their arithmetic.
+
+A period is written the way an office writes it in a spreadsheet: ``2026-10`` (month),
+``2026Q3`` (quarter), ``2026`` (year). Summaries need "previous period" (环比) and "same period
+last year" (同比), and rounds need the period's end to compute deadlines.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date, timedelta
+from enum import StrEnum
+
+
+class PeriodKind(StrEnum):
+    MONTH = "month"
+    QUARTER = "quarter"
+    YEAR = "year"
+
+
+_MONTH_RE = re.compile(r"^(\d{4})-(\d{1,2})$")
+_QUARTER_RE = re.compile(r"^(\d{4})[Qq]([1-4])$")
+_YEAR_RE = re.compile(r"^(\d{4})$")
+
+
+class PeriodError(ValueError):
+    """The text is not a period figbot understands."""
+
+
+@dataclass(frozen=True, order=True)
+class Period:
+    kind: PeriodKind
+    year: int
+    index: int = 1  # month 1-12, quarter 1-4, 1 for a year
+
+    def __post_init__(self) -> None:
+        limit = {PeriodKind.MONTH: 12, PeriodKind.QUARTER: 4, PeriodKind.YEAR: 1}[self.kind]
+        if not 1 <= self.index <= limit:
+            raise PeriodError(f"{self.kind} index out of range: {self.index}")
+        if not 1900 <= self.year <= 9999:
+            raise PeriodError(f"year out of range: {self.year}")
+
+    @classmethod
+    def parse(cls, text: str) -> Period:
+        text = text.strip()
+        if m := _MONTH_RE.match(text):
+            return cls(PeriodKind.MONTH, int(m[1]), int(m[2]))
+        if m := _QUARTER_RE.match(text):
+            return cls(PeriodKind.QUARTER, int(m[1]), int(m[2]))
+        if m := _YEAR_RE.match(text):
+            return cls(PeriodKind.YEAR, int(m[1]))
+        raise PeriodError(f"not a period: {text!r} (expected 2026-10, 2026Q3 or 2026)")
+
+    @classmethod
+    def containing(cls, kind: PeriodKind, day: date) -> Period:
+        if kind is PeriodKind.MONTH:
+            return cls(kind, day.year, day.month)
+        if kind is PeriodKind.QUARTER:
+            return cls(kind, day.year, (day.month - 1) // 3 + 1)
+        return cls(kind, day.year)
+
+    @property
+    def code(self) -> str:
+        """Canonical text form, also the value stored in the database."""
+        if self.kind is PeriodKind.MONTH:
+            return f"{self.year:04d}-{self.index:02d}"
+        if self.kind is PeriodKind.QUARTER:
+            return f"{self.year:04d}Q{self.index}"
+        return f"{self.year:04d}"
+
+    def __str__(self) -> str:
+        return self.code
+
+    @property
+    def first_day(self) -> date:
+        if self.kind is PeriodKind.MONTH:
+            return date(self.year, self.index, 1)
+        if self.kind is PeriodKind.QUARTER:
+            return date(self.year, 3 * (self.index - 1) + 1, 1)
+        return date(self.year, 1, 1)
+
+    @property
+    def last_day(self) -> date:
+        return self.next().first_day - timedelta(days=1)
+
+    def shift(self, steps: int) -> Period:
+        """The period ``steps`` periods later (negative: earlier)."""
+        if self.kind is PeriodKind.YEAR:
+            return Period(self.kind, self.year + steps)
+        per_year = 12 if self.kind is PeriodKind.MONTH else 4
+        absolute = self.year * per_year + (self.index - 1) + steps
+        return Period(self.kind, absolute // per_year, absolute % per_year + 1)
+
+    def next(self) -> Period:
+        return self.shift(1)
+
+    def previous(self) -> Period:
+        """The period before this one: the base for 环比."""
+        return self.shift(-1)
+
+    def same_period_last_year(self) -> Period:
+        """The base for 同比."""
+        return Period(self.kind, self.year - 1, self.index)
+
+    def months(self) -> list[Period]:
+        """The months a quarter or year is made of (a month: itself), for roll-ups."""
+        first = Period.containing(PeriodKind.MONTH, self.first_day)
+        count = {PeriodKind.MONTH: 1, PeriodKind.QUARTER: 3, PeriodKind.YEAR: 12}[self.kind]
+        return [first.shift(i) for i in range(count)]

@@ -1,0 +1,48 @@
+"""Access control, run before every other handler (negative group).
+
+Only private chats are served, and only bound contacts get past this gate; ``/start`` is let
+through so an invite can be redeemed. Everything else from a stranger gets a short polite
+message and no data.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from telegram import Update
+from telegram.constants import ChatType
+from telegram.ext import ApplicationHandlerStop, TypeHandler
+
+from bot import views
+from handlers.common import Context, current_contact, send, user_language
+
+logger = logging.getLogger(__name__)
+
+
+def _is_start_command(update: Update) -> bool:
+    message = update.message
+    if message is None or not message.text:
+        return False
+    return message.text.split(maxsplit=1)[0].split("@")[0] == "/start"
+
+
+async def gate(update: Update, context: Context) -> None:
+    chat = update.effective_chat
+    if chat is None or update.effective_user is None:
+        raise ApplicationHandlerStop
+    language = user_language(update)
+    if chat.type != ChatType.PRIVATE:
+        message = update.effective_message
+        if message is not None and message.text and message.text.startswith("/"):
+            await send(update, context, views.group_refused(language))
+        raise ApplicationHandlerStop
+    if _is_start_command(update):
+        return
+    if current_contact(context, update) is None:
+        if update.callback_query is not None:
+            await update.callback_query.answer()
+        await send(update, context, views.not_bound(language))
+        raise ApplicationHandlerStop
+
+
+HANDLERS = [TypeHandler(Update, gate)]

@@ -1,0 +1,90 @@
+"""The reporter's conversation: ``/report``, the ``REPORT:*`` buttons, and typed answers.
+
+The state is in the database (``services.reporting``); this module only translates Telegram
+updates into service calls and sends the resulting screens after the commit.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from telegram import Update
+from telegram.ext import CallbackQueryHandler, CommandHandler, MessageHandler, filters
+
+from bot import views
+from bot.callbacks import REPORT_PATTERN, ReportCallback
+from handlers.common import Context, current_contact, retire_buttons, runtime, send
+from services import reporting
+
+logger = logging.getLogger(__name__)
+
+
+async def report_command(update: Update, context: Context) -> None:
+    contact = current_contact(context, update)
+    assert contact is not None  # the access gate let only contacts through
+    rt = runtime(context)
+    with rt.update_transaction(update.update_id) as session:
+        if session is None:
+            return
+        screens = reporting.start(session, contact=contact, round_id=None, now=rt.now())
+    await send(update, context, views.render_screens(screens, contact.language))
+
+
+async def button(update: Update, context: Context) -> None:
+    query = update.callback_query
+    assert query is not None and query.data is not None
+    contact = current_contact(context, update)
+    assert contact is not None
+    try:
+        callback = ReportCallback.decode(query.data)
+        action = reporting.Action(callback.action)
+    except ValueError:
+        logger.warning("unknown callback data from user %s", contact.telegram_user_id)
+        await query.answer()
+        await send(update, context, views.render_screen(
+            reporting.Notice(reporting.NoticeKind.STALE_BUTTON), contact.language))
+        return
+    rt = runtime(context)
+    with rt.update_transaction(update.update_id) as session:
+        if session is None:
+            await query.answer()
+            return
+        screens = reporting.press(
+            session, contact=contact, action=action, round_id=callback.round_id,
+            key=callback.key, now=rt.now(),
+        )
+    await query.answer()
+    if action is not reporting.Action.START:
+        await retire_buttons(update)
+    await send(update, context, views.render_screens(screens, contact.language))
+
+
+async def text_answer(update: Update, context: Context) -> None:
+    message = update.effective_message
+    assert message is not None and message.text is not None
+    contact = current_contact(context, update)
+    assert contact is not None
+    rt = runtime(context)
+    with rt.update_transaction(update.update_id) as session:
+        if session is None:
+            return
+        screens = reporting.answer_text(session, contact=contact, text=message.text, now=rt.now())
+    await send(update, context, views.render_screens(screens, contact.language))
+
+
+async def not_text(update: Update, context: Context) -> None:
+    """A sticker, photo, voice… where a number is expected."""
+    contact = current_contact(context, update)
+    assert contact is not None
+    with runtime(context).reading() as session:
+        screens = reporting.current(session, contact=contact)
+    await send(update, context, [views.send_text_please(contact.language)]
+               + views.render_screens(screens, contact.language))
+
+
+HANDLERS = [
+    CommandHandler("report", report_command),
+    CallbackQueryHandler(button, pattern=REPORT_PATTERN),
+    MessageHandler(filters.TEXT & ~filters.COMMAND, text_answer),
+    MessageHandler(~filters.TEXT & ~filters.StatusUpdate.ALL, not_text),
+]

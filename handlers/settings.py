@@ -1,0 +1,47 @@
+"""``/help``, ``/lang`` and the answer to unknown commands."""
+
+from __future__ import annotations
+
+from telegram import Update
+from telegram.ext import CommandHandler, MessageHandler, filters
+
+from bot import views
+from handlers.common import Context, current_contact, runtime, send
+from models.tables import Contact, Role
+
+_LANGUAGE_CHOICES = {"zh": "zh-Hans", "zh-hans": "zh-Hans", "中文": "zh-Hans", "en": "en",
+                     "english": "en"}
+
+
+async def help_command(update: Update, context: Context) -> None:
+    contact = current_contact(context, update)
+    assert contact is not None
+    await send(update, context, views.help_text(Role(contact.role), contact.language))
+
+
+async def lang(update: Update, context: Context) -> None:
+    contact = current_contact(context, update)
+    assert contact is not None
+    choice = _LANGUAGE_CHOICES.get((context.args or [""])[0].lower())
+    if choice is None:
+        await send(update, context, views.language_usage(contact.language))
+        return
+    rt = runtime(context)
+    with rt.update_transaction(update.update_id) as session:
+        if session is None:
+            return
+        row = session.get(Contact, contact.id)
+        assert row is not None
+        row.language = choice
+        session.add(row)
+    await send(update, context, views.language_set(choice))
+
+
+async def unknown_command(update: Update, context: Context) -> None:
+    contact = current_contact(context, update)
+    assert contact is not None
+    await send(update, context, views.unknown_command(contact.language))
+
+
+HANDLERS = [CommandHandler("help", help_command), CommandHandler("lang", lang)]
+FALLBACK = [MessageHandler(filters.COMMAND, unknown_command)]

@@ -1,0 +1,25 @@
+"""``/status``: the coordinator's view of who has submitted in their office's open rounds."""
+
+from __future__ import annotations
+
+from telegram import Update
+from telegram.ext import CommandHandler
+
+from bot import views
+from handlers.common import Context, current_contact, runtime, send
+from models.tables import Role
+from services.status import office_status
+
+
+async def status(update: Update, context: Context) -> None:
+    contact = current_contact(context, update)
+    assert contact is not None
+    if contact.role not in (Role.COORDINATOR, Role.ADMIN):
+        await send(update, context, views.coordinators_only(contact.language))
+        return
+    with runtime(context).reading() as session:
+        rounds = office_status(session, office_id=contact.office_id)
+    await send(update, context, views.status_message(rounds, contact.language))
+
+
+HANDLERS = [CommandHandler("status", status)]

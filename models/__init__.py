@@ -1,0 +1,1 @@
+"""Persistence: SQLModel tables, the engine and sessions, keyword-only CRUD, Alembic migrations."""

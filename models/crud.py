@@ -1,0 +1,106 @@
+"""Keyword-only data access helpers shared by the services."""
+
+from __future__ import annotations
+
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, select
+
+from models.tables import (
+    Contact,
+    Form,
+    Indicator,
+    Office,
+    OutboxMessage,
+    ProcessedUpdate,
+    Round,
+    Submission,
+    Unit,
+    Value,
+)
+
+
+def get_office(session: Session, *, code: str) -> Office | None:
+    return session.exec(select(Office).where(Office.code == code)).first()
+
+
+def get_unit(session: Session, *, code: str) -> Unit | None:
+    return session.exec(select(Unit).where(Unit.code == code)).first()
+
+
+def get_form(session: Session, *, key: str) -> Form | None:
+    return session.exec(select(Form).where(Form.key == key)).first()
+
+
+def get_contact(session: Session, *, telegram_user_id: int) -> Contact | None:
+    return session.exec(select(Contact).where(Contact.telegram_user_id == telegram_user_id)).first()
+
+
+def indicators_by_key(session: Session, *, keys: list[str]) -> dict[str, Indicator]:
+    rows = session.exec(select(Indicator).where(Indicator.key.in_(keys))).all()  # type: ignore[attr-defined]
+    return {row.key: row for row in rows}
+
+
+def get_round(session: Session, *, form_id: int, office_id: int, period: str) -> Round | None:
+    return session.exec(
+        select(Round).where(
+            Round.form_id == form_id, Round.office_id == office_id, Round.period == period
+        )
+    ).first()
+
+
+def get_submission(
+    session: Session, *, round_id: int, unit_id: int, for_update: bool = False
+) -> Submission | None:
+    query = select(Submission).where(Submission.round_id == round_id, Submission.unit_id == unit_id)
+    if for_update:
+        query = query.with_for_update()
+    return session.exec(query).first()
+
+
+def submission_values(session: Session, *, submission_id: int) -> dict[str, int]:
+    rows = session.exec(select(Value).where(Value.submission_id == submission_id)).all()
+    return {row.indicator_key: row.value for row in rows}
+
+
+def mark_update_processed(session: Session, *, update_id: int) -> bool:
+    """Record ``update_id`` in the current transaction; False if it was already processed.
+
+    Called first in an update's write transaction, so the mark and the effect commit together.
+    """
+    if session.get(ProcessedUpdate, update_id) is not None:
+        return False
+    try:
+        with session.begin_nested():
+            session.add(ProcessedUpdate(update_id=update_id))
+            session.flush()
+    except IntegrityError:
+        return False
+    return True
+
+
+def enqueue_message(
+    session: Session,
+    *,
+    dedupe_key: str,
+    chat_id: int,
+    text: str,
+    contact_id: int | None = None,
+    reply_markup: dict | None = None,
+) -> bool:
+    """Queue a message once per ``dedupe_key``; False if it was queued before."""
+    exists = session.exec(
+        select(OutboxMessage.id).where(OutboxMessage.dedupe_key == dedupe_key)
+    ).first()
+    if exists is not None:
+        return False
+    session.add(
+        OutboxMessage(
+            dedupe_key=dedupe_key,
+            chat_id=chat_id,
+            contact_id=contact_id,
+            text=text,
+            reply_markup=reply_markup,
+        )
+    )
+    session.flush()
+    return True

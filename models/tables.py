@@ -1,0 +1,225 @@
+"""figbot's tables.
+
+Offices, units, indicators and forms mirror the config (synced at start-up, never deleted);
+everything else is what users did: contacts bound through invites, rounds, submissions, values
+and every revision of a value, the reporter's conversation state (kept here, not in memory, so a
+restart resumes it), processed update ids and the outbox of messages to send.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import JSON, BigInteger, Column, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from models.types import UTCDateTime, utcnow
+
+
+def _now_field(**kwargs: Any) -> Any:
+    return Field(default_factory=utcnow, sa_type=UTCDateTime, **kwargs)
+
+
+class Role(StrEnum):
+    REPORTER = "reporter"
+    COORDINATOR = "coordinator"
+    ADMIN = "admin"
+
+
+class UnitKind(StrEnum):
+    COMMUNITY = "community"  # 社区
+    VILLAGE = "village"  # 村
+
+
+class RoundStatus(StrEnum):
+    OPEN = "open"
+    CLOSED = "closed"
+
+
+class ConversationStep(StrEnum):
+    ASK = "ask"  # waiting for the value of ``indicator_key``
+    REVIEW = "review"  # all answered, review screen shown
+    CONFIRM_OVERWRITE = "confirm_overwrite"  # someone else submitted meanwhile
+
+
+class OutboxStatus(StrEnum):
+    QUEUED = "queued"
+    SENDING = "sending"
+    SENT = "sent"
+    FAILED = "failed"
+    BLOCKED = "blocked"
+
+
+class Office(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    code: str = Field(unique=True, index=True)
+    name: str
+    timezone: str = "Asia/Shanghai"
+    active: bool = True
+    created_at: datetime = _now_field()
+
+
+class Unit(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    office_id: int = Field(foreign_key="office.id", index=True)
+    code: str = Field(unique=True, index=True)
+    name: str
+    kind: str = UnitKind.COMMUNITY
+    active: bool = True
+    created_at: datetime = _now_field()
+
+
+class Indicator(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    key: str = Field(unique=True, index=True)
+    label: str
+    measure_word: str
+    help: str | None = None
+    active: bool = True
+
+
+class Form(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    key: str = Field(unique=True, index=True)
+    name: str
+    period_kind: str
+    indicator_keys: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    deadline_days: int = 3
+    deadline_time: str = "18:00"
+    active: bool = True
+
+
+class ConfigChange(SQLModel, table=True):
+    """History of config-driven renames and deactivations (names are never lost)."""
+
+    __tablename__ = "config_change"
+    id: int | None = Field(default=None, primary_key=True)
+    entity: str
+    entity_key: str
+    field: str
+    old: str | None = None
+    new: str | None = None
+    at: datetime = _now_field()
+
+
+class Contact(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    telegram_user_id: int = Field(sa_type=BigInteger, unique=True, index=True)
+    chat_id: int = Field(sa_type=BigInteger)
+    display_name: str
+    role: str = Role.REPORTER
+    office_id: int = Field(foreign_key="office.id", index=True)
+    unit_id: int | None = Field(default=None, foreign_key="unit.id", index=True)
+    language: str = "zh-Hans"
+    active: bool = True
+    invite_id: int | None = Field(default=None, foreign_key="invite.id")
+    created_at: datetime = _now_field()
+
+
+class Invite(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    code_hash: str = Field(unique=True, index=True)
+    role: str = Role.REPORTER
+    office_id: int = Field(foreign_key="office.id")
+    unit_id: int | None = Field(default=None, foreign_key="unit.id")
+    created_at: datetime = _now_field()
+    expires_at: datetime = Field(sa_type=UTCDateTime)
+    used_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    used_by_telegram_user_id: int | None = Field(default=None, sa_type=BigInteger)
+
+
+class Round(SQLModel, table=True):
+    __table_args__ = (
+        UniqueConstraint("form_id", "period", "office_id", name="uq_round_form_period_office"),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    form_id: int = Field(foreign_key="form.id")
+    office_id: int = Field(foreign_key="office.id", index=True)
+    period: str
+    indicator_keys: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    opens_at: datetime = _now_field()
+    deadline: datetime = Field(sa_type=UTCDateTime)
+    status: str = RoundStatus.OPEN
+
+
+class Submission(SQLModel, table=True):
+    __table_args__ = (UniqueConstraint("round_id", "unit_id", name="uq_submission_round_unit"),)
+    id: int | None = Field(default=None, primary_key=True)
+    round_id: int = Field(foreign_key="round.id", index=True)
+    unit_id: int = Field(foreign_key="unit.id", index=True)
+    submitted_by_contact_id: int | None = Field(default=None, foreign_key="contact.id")
+    submitted_at: datetime = _now_field()
+    updated_at: datetime = _now_field()
+    late: bool = False
+    version: int = 1
+
+
+class Value(SQLModel, table=True):
+    __table_args__ = (
+        UniqueConstraint("submission_id", "indicator_key", name="uq_value_submission_indicator"),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    submission_id: int = Field(foreign_key="submission.id", index=True)
+    indicator_key: str
+    value: int = Field(sa_type=BigInteger)
+    updated_at: datetime = _now_field()
+    updated_by_contact_id: int | None = Field(default=None, foreign_key="contact.id")
+
+
+class ValueRevision(SQLModel, table=True):
+    """One change of one value: nothing is ever overwritten without leaving this trace."""
+
+    __tablename__ = "value_revision"
+    id: int | None = Field(default=None, primary_key=True)
+    submission_id: int = Field(foreign_key="submission.id", index=True)
+    indicator_key: str
+    old_value: int | None = Field(default=None, sa_type=BigInteger)
+    new_value: int = Field(sa_type=BigInteger)
+    contact_id: int | None = Field(default=None, foreign_key="contact.id")
+    actor: str
+    via: str = "chat"
+    reason: str | None = None
+    at: datetime = _now_field()
+
+
+class ConversationState(SQLModel, table=True):
+    """Where a reporter is in filling a round; survives restarts."""
+
+    __tablename__ = "conversation_state"
+    contact_id: int = Field(foreign_key="contact.id", primary_key=True)
+    round_id: int = Field(foreign_key="round.id")
+    step: str = ConversationStep.ASK
+    indicator_key: str | None = None
+    back_to_review: bool = False
+    draft: dict[str, int] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    base_version: int = 0
+    updated_at: datetime = _now_field()
+
+
+class ProcessedUpdate(SQLModel, table=True):
+    """Telegram update ids whose effect is committed, so a re-delivered update does nothing."""
+
+    __tablename__ = "processed_update"
+    update_id: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
+    processed_at: datetime = _now_field()
+
+
+class OutboxMessage(SQLModel, table=True):
+    """A message figbot must send, durable so a crash or outage neither loses nor repeats it."""
+
+    __tablename__ = "outbox_message"
+    id: int | None = Field(default=None, primary_key=True)
+    dedupe_key: str = Field(unique=True, index=True)
+    chat_id: int = Field(sa_type=BigInteger)
+    contact_id: int | None = Field(default=None, foreign_key="contact.id")
+    text: str
+    parse_mode: str | None = "HTML"
+    reply_markup: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
+    status: str = Field(default=OutboxStatus.QUEUED, index=True)
+    attempts: int = 0
+    last_error: str | None = None
+    created_at: datetime = _now_field()
+    sent_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    telegram_message_id: int | None = Field(default=None, sa_type=BigInteger)

@@ -1,0 +1,598 @@
+"""The reporter's conversation: ask each indicator, review, submit, change until the deadline.
+
+State lives in ``conversation_state`` (one row per contact), so a restart resumes where the
+reporter was. Every function runs inside the caller's write transaction and returns *screens*
+(plain data) that the caller renders only after the commit, so nothing is acknowledged before
+it is stored.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+
+from sqlmodel import Session, select
+
+from domain.numbers import CountRefused, RefusalReason, parse_count
+from domain.periods import Period
+from domain.rounds import Window, submission_window
+from models.crud import get_round, get_submission, indicators_by_key, submission_values
+from models.tables import (
+    Contact,
+    ConversationState,
+    ConversationStep,
+    Form,
+    Office,
+    Round,
+    RoundStatus,
+    Submission,
+    Unit,
+    Value,
+    ValueRevision,
+)
+from models.types import utcnow
+
+logger = logging.getLogger(__name__)
+
+
+class Action(StrEnum):
+    """What an inline button asks for; the value is the callback-data verb."""
+
+    START = "start"
+    SAME = "same"  # same as the previous period
+    ZERO = "zero"
+    EDIT = "edit"
+    SUBMIT = "submit"
+    TAKE_OVER = "takeover"  # edit a submission another contact made
+    OVERWRITE = "overwrite"  # confirm overwriting a concurrent submission
+    CANCEL = "cancel"
+
+
+# ---------------------------------------------------------------- screens (plain data)
+@dataclass(frozen=True)
+class RoundInfo:
+    round_id: int
+    unit_name: str
+    form_name: str
+    period: Period
+    deadline: datetime
+    timezone: str
+
+
+@dataclass(frozen=True)
+class Item:
+    key: str
+    label: str
+    measure_word: str
+    value: int | None
+
+
+@dataclass(frozen=True)
+class Question:
+    info: RoundInfo
+    item: Item
+    help: str | None
+    position: int
+    total: int
+    previous_value: int | None
+
+
+@dataclass(frozen=True)
+class Review:
+    info: RoundInfo
+    items: list[Item]
+    changing_submitted: bool  # reviewing an existing submission, not a first filling
+
+
+@dataclass(frozen=True)
+class Receipt:
+    info: RoundInfo
+    items: list[Item]
+    submitted_at: datetime
+    late: bool
+    changes: list[tuple[Item, int | None]]  # (item with new value, old value)
+    first_submission: bool
+
+
+@dataclass(frozen=True)
+class SubmittedByOther:
+    """The unit's figures were submitted by another contact: look before touching."""
+
+    info: RoundInfo
+    submitted_by: str
+    submitted_at: datetime
+
+
+@dataclass(frozen=True)
+class ConfirmOverwrite:
+    info: RoundInfo
+    submitted_by: str
+    submitted_at: datetime
+    differences: list[tuple[Item, int | None]]  # (item with my value, their value)
+
+
+class NoticeKind(StrEnum):
+    BAD_NUMBER = "bad_number"
+    NO_OPEN_ROUND = "no_open_round"
+    ALREADY_CURRENT = "already_current"
+    NOTHING_IN_PROGRESS = "nothing_in_progress"
+    USE_BUTTONS = "use_buttons"
+    STALE_BUTTON = "stale_button"
+    LOCKED = "locked"
+    CLOSED = "closed"
+    LATE_WARNING = "late_warning"
+    CANCELLED = "cancelled"
+    NOT_A_REPORTER = "not_a_reporter"
+    NO_CHANGES = "no_changes"
+
+
+@dataclass(frozen=True)
+class Notice:
+    kind: NoticeKind
+    reason: RefusalReason | None = None
+    item: Item | None = None
+    info: RoundInfo | None = None
+    extra: dict[str, str] = field(default_factory=dict)
+
+
+Screen = Question | Review | Receipt | SubmittedByOther | ConfirmOverwrite | Notice
+
+
+# ---------------------------------------------------------------- helpers
+class _Ctx:
+    """The rows one step works with, loaded once."""
+
+    def __init__(self, session: Session, contact: Contact, round_: Round) -> None:
+        self.session = session
+        self.contact = contact
+        self.round = round_
+        unit = session.get(Unit, contact.unit_id)
+        form = session.get(Form, round_.form_id)
+        office = session.get(Office, round_.office_id)
+        assert unit is not None and form is not None and office is not None
+        self.unit = unit
+        self.form = form
+        self.office = office
+        self.keys: list[str] = list(round_.indicator_keys)
+        self.indicators = indicators_by_key(session, keys=self.keys)
+        self.info = RoundInfo(
+            round_id=round_.id or 0,
+            unit_name=unit.name,
+            form_name=form.name,
+            period=Period.parse(round_.period),
+            deadline=round_.deadline,
+            timezone=office.timezone,
+        )
+
+    def item(self, key: str, value: int | None) -> Item:
+        indicator = self.indicators[key]
+        return Item(
+            key=key, label=indicator.label, measure_word=indicator.measure_word, value=value
+        )
+
+    def items(self, values: dict[str, int]) -> list[Item]:
+        return [self.item(key, values.get(key)) for key in self.keys]
+
+    def submission(self, *, for_update: bool = False) -> Submission | None:
+        return get_submission(
+            self.session,
+            round_id=self.info.round_id,
+            unit_id=self.unit.id or 0,
+            for_update=for_update,
+        )
+
+    def window(self, now: datetime) -> Window:
+        return submission_window(
+            round_open=self.round.status == RoundStatus.OPEN,
+            deadline=self.round.deadline,
+            now=now,
+            already_submitted=self.submission() is not None,
+        )
+
+    def previous_value(self, key: str) -> int | None:
+        previous = get_round(
+            self.session,
+            form_id=self.form.id or 0,
+            office_id=self.office.id or 0,
+            period=self.info.period.previous().code,
+        )
+        if previous is None:
+            return None
+        submission = get_submission(
+            self.session, round_id=previous.id or 0, unit_id=self.unit.id or 0
+        )
+        if submission is None:
+            return None
+        value = self.session.exec(
+            select(Value.value).where(
+                Value.submission_id == submission.id, Value.indicator_key == key
+            )
+        ).first()
+        return value
+
+    def question(self, state: ConversationState) -> Question:
+        key = state.indicator_key or self.keys[0]
+        indicator = self.indicators[key]
+        return Question(
+            info=self.info,
+            item=self.item(key, state.draft.get(key)),
+            help=indicator.help,
+            position=self.keys.index(key) + 1,
+            total=len(self.keys),
+            previous_value=self.previous_value(key),
+        )
+
+    def review(self, state: ConversationState) -> Review:
+        return Review(
+            info=self.info, items=self.items(state.draft), changing_submitted=state.base_version > 0
+        )
+
+    def contact_name(self, contact_id: int | None) -> str:
+        other = self.session.get(Contact, contact_id) if contact_id else None
+        return other.display_name if other else "?"
+
+
+def _state(session: Session, contact: Contact) -> ConversationState | None:
+    return session.get(ConversationState, contact.id)
+
+
+def _save(session: Session, state: ConversationState, now: datetime) -> None:
+    state.updated_at = now
+    # JSON columns are only written when the attribute is reassigned.
+    state.draft = dict(state.draft)
+    session.add(state)
+
+
+def _current_screen(ctx: _Ctx, state: ConversationState) -> Screen:
+    if state.step == ConversationStep.ASK:
+        return ctx.question(state)
+    if state.step == ConversationStep.CONFIRM_OVERWRITE:
+        return _confirm_overwrite_screen(ctx, state)
+    return ctx.review(state)
+
+
+def _confirm_overwrite_screen(ctx: _Ctx, state: ConversationState) -> ConfirmOverwrite:
+    submission = ctx.submission()
+    assert submission is not None
+    theirs = submission_values(ctx.session, submission_id=submission.id or 0)
+    differences = [
+        (ctx.item(key, state.draft.get(key)), theirs.get(key))
+        for key in ctx.keys
+        if state.draft.get(key) != theirs.get(key)
+    ]
+    return ConfirmOverwrite(
+        info=ctx.info,
+        submitted_by=ctx.contact_name(submission.submitted_by_contact_id),
+        submitted_at=submission.updated_at,
+        differences=differences,
+    )
+
+
+def _open_rounds_for(session: Session, contact: Contact) -> list[Round]:
+    return list(
+        session.exec(
+            select(Round)
+            .where(Round.office_id == contact.office_id, Round.status == RoundStatus.OPEN)
+            .order_by(Round.deadline)  # type: ignore[arg-type]
+        ).all()
+    )
+
+
+def _reporter(contact: Contact) -> bool:
+    return contact.unit_id is not None
+
+
+# ---------------------------------------------------------------- entry points
+def start(
+    session: Session, *, contact: Contact, round_id: int | None, now: datetime | None = None
+) -> list[Screen]:
+    """Begin, resume or reopen filling ``round_id`` (None: the most urgent open round)."""
+    now = now or utcnow()
+    if not _reporter(contact):
+        return [Notice(NoticeKind.NOT_A_REPORTER)]
+    round_ = _pick_round(session, contact, round_id)
+    if round_ is None:
+        return [Notice(NoticeKind.NO_OPEN_ROUND)]
+    ctx = _Ctx(session, contact, round_)
+    state = _state(session, contact)
+    if state is not None and state.round_id == round_.id:
+        return [_current_screen(ctx, state)]
+
+    window = ctx.window(now)
+    if window is Window.CLOSED:
+        return [Notice(NoticeKind.CLOSED, info=ctx.info)]
+    if window is Window.LOCKED:
+        return [Notice(NoticeKind.LOCKED, info=ctx.info)]
+
+    submission = ctx.submission()
+    if state is not None:  # a draft of another round is dropped for this one
+        session.delete(state)
+        session.flush()
+    if submission is not None:
+        if submission.submitted_by_contact_id != contact.id:
+            return [
+                SubmittedByOther(
+                    info=ctx.info,
+                    submitted_by=ctx.contact_name(submission.submitted_by_contact_id),
+                    submitted_at=submission.updated_at,
+                )
+            ]
+        return [_begin_change(ctx, submission, now)]
+
+    state = ConversationState(
+        contact_id=contact.id or 0,
+        round_id=round_.id or 0,
+        step=ConversationStep.ASK,
+        indicator_key=ctx.keys[0],
+        draft={},
+        base_version=0,
+    )
+    _save(session, state, now)
+    screens: list[Screen] = []
+    if window is Window.LATE:
+        screens.append(Notice(NoticeKind.LATE_WARNING, info=ctx.info))
+    screens.append(ctx.question(state))
+    return screens
+
+
+def _pick_round(session: Session, contact: Contact, round_id: int | None) -> Round | None:
+    if round_id is not None:
+        round_ = session.get(Round, round_id)
+        # A round of another office is treated as unknown: forged callback data gets nothing.
+        if round_ is None or round_.office_id != contact.office_id:
+            return None
+        return round_
+    state = _state(session, contact)
+    rounds = _open_rounds_for(session, contact)
+    if state is not None:
+        for round_ in rounds:
+            if round_.id == state.round_id:
+                return round_
+    for round_ in rounds:  # the most urgent round the unit has not submitted
+        if get_submission(session, round_id=round_.id or 0, unit_id=contact.unit_id or 0) is None:
+            return round_
+    return rounds[0] if rounds else None
+
+
+def _begin_change(ctx: _Ctx, submission: Submission, now: datetime) -> Review:
+    state = ConversationState(
+        contact_id=ctx.contact.id or 0,
+        round_id=ctx.info.round_id,
+        step=ConversationStep.REVIEW,
+        draft=submission_values(ctx.session, submission_id=submission.id or 0),
+        base_version=submission.version,
+    )
+    _save(ctx.session, state, now)
+    return ctx.review(state)
+
+
+def answer_text(
+    session: Session, *, contact: Contact, text: str, now: datetime | None = None
+) -> list[Screen]:
+    """A text message from the reporter: the answer to the current question, if any."""
+    now = now or utcnow()
+    if not _reporter(contact):
+        return [Notice(NoticeKind.NOT_A_REPORTER)]
+    state = _state(session, contact)
+    if state is None:
+        return [Notice(NoticeKind.NOTHING_IN_PROGRESS)]
+    round_ = session.get(Round, state.round_id)
+    assert round_ is not None
+    ctx = _Ctx(session, contact, round_)
+    if state.step != ConversationStep.ASK:
+        return [Notice(NoticeKind.USE_BUTTONS), _current_screen(ctx, state)]
+    key = state.indicator_key or ctx.keys[0]
+    try:
+        value = parse_count(text, ctx.indicators[key].measure_word)
+    except CountRefused as refused:
+        return [
+            Notice(NoticeKind.BAD_NUMBER, reason=refused.reason, item=ctx.item(key, None)),
+            ctx.question(state),
+        ]
+    return [_record_answer(ctx, state, key, value, now)]
+
+
+def _record_answer(
+    ctx: _Ctx, state: ConversationState, key: str, value: int, now: datetime
+) -> Screen:
+    state.draft = {**state.draft, key: value}
+    remaining = [k for k in ctx.keys if k not in state.draft]
+    if state.back_to_review or not remaining:
+        state.step = ConversationStep.REVIEW
+        state.indicator_key = None
+        state.back_to_review = False
+    else:
+        state.indicator_key = remaining[0]
+    _save(ctx.session, state, now)
+    return _current_screen(ctx, state)
+
+
+def press(
+    session: Session,
+    *,
+    contact: Contact,
+    action: Action,
+    round_id: int,
+    key: str | None = None,
+    now: datetime | None = None,
+) -> list[Screen]:
+    """An inline button of the conversation was pressed."""
+    now = now or utcnow()
+    if not _reporter(contact):
+        return [Notice(NoticeKind.NOT_A_REPORTER)]
+    if action is Action.START:
+        return start(session, contact=contact, round_id=round_id, now=now)
+    round_ = session.get(Round, round_id)
+    if round_ is None or round_.office_id != contact.office_id:
+        return [Notice(NoticeKind.STALE_BUTTON)]
+    ctx = _Ctx(session, contact, round_)
+    if action is Action.TAKE_OVER:
+        return _take_over(ctx, now)
+    state = _state(session, contact)
+    if action is Action.CANCEL and (state is None or state.round_id == round_id):
+        if state is not None:
+            session.delete(state)
+        return [Notice(NoticeKind.CANCELLED, info=ctx.info)]
+    if state is None or state.round_id != round_id:
+        return [Notice(NoticeKind.STALE_BUTTON)] + (
+            [] if state is None else [_resume(session, contact, state)]
+        )
+
+    if action in (Action.SAME, Action.ZERO):
+        if state.step != ConversationStep.ASK or key != state.indicator_key:
+            return [Notice(NoticeKind.STALE_BUTTON), _current_screen(ctx, state)]
+        value = 0 if action is Action.ZERO else ctx.previous_value(key)
+        if value is None:
+            return [Notice(NoticeKind.STALE_BUTTON), _current_screen(ctx, state)]
+        return [_record_answer(ctx, state, key, value, now)]
+    if action is Action.EDIT:
+        if key not in ctx.keys or state.step == ConversationStep.ASK and key == state.indicator_key:
+            return [_current_screen(ctx, state)]
+        if state.step == ConversationStep.ASK and state.indicator_key != key:
+            return [Notice(NoticeKind.STALE_BUTTON), _current_screen(ctx, state)]
+        state.step = ConversationStep.ASK
+        state.indicator_key = key
+        state.back_to_review = True
+        _save(session, state, now)
+        return [ctx.question(state)]
+    if action is Action.SUBMIT:
+        if state.step != ConversationStep.REVIEW:
+            return [Notice(NoticeKind.STALE_BUTTON), _current_screen(ctx, state)]
+        return _submit(ctx, state, now)
+    if action is Action.OVERWRITE:
+        if state.step != ConversationStep.CONFIRM_OVERWRITE:
+            return [Notice(NoticeKind.STALE_BUTTON), _current_screen(ctx, state)]
+        return _submit(ctx, state, now)
+    raise AssertionError(action)
+
+
+def _resume(session: Session, contact: Contact, state: ConversationState) -> Screen:
+    round_ = session.get(Round, state.round_id)
+    assert round_ is not None
+    return _current_screen(_Ctx(session, contact, round_), state)
+
+
+def _take_over(ctx: _Ctx, now: datetime) -> list[Screen]:
+    """The contact confirmed they want to change what a colleague submitted."""
+    window = ctx.window(now)
+    if window is Window.LOCKED:
+        return [Notice(NoticeKind.LOCKED, info=ctx.info)]
+    if window is Window.CLOSED:
+        return [Notice(NoticeKind.CLOSED, info=ctx.info)]
+    submission = ctx.submission()
+    if submission is None:
+        return start(ctx.session, contact=ctx.contact, round_id=ctx.info.round_id, now=now)
+    existing = _state(ctx.session, ctx.contact)
+    if existing is not None:
+        ctx.session.delete(existing)
+        ctx.session.flush()
+    return [_begin_change(ctx, submission, now)]
+
+
+def _submit(ctx: _Ctx, state: ConversationState, now: datetime) -> list[Screen]:
+    """Store the draft; if the submission changed since the contact last saw it, show them
+    the other contact's figures first and store only after they confirm that version."""
+    session = ctx.session
+    missing = [key for key in ctx.keys if key not in state.draft]
+    if missing:
+        state.step = ConversationStep.ASK
+        state.indicator_key = missing[0]
+        _save(session, state, now)
+        return [ctx.question(state)]
+    submission = ctx.submission(for_update=True)
+    window = submission_window(
+        round_open=ctx.round.status == RoundStatus.OPEN,
+        deadline=ctx.round.deadline,
+        now=now,
+        already_submitted=submission is not None,
+    )
+    if window in (Window.LOCKED, Window.CLOSED):
+        session.delete(state)
+        kind = NoticeKind.LOCKED if window is Window.LOCKED else NoticeKind.CLOSED
+        return [Notice(kind, info=ctx.info)]
+    current_version = submission.version if submission else 0
+    if current_version != state.base_version:
+        state.step = ConversationStep.CONFIRM_OVERWRITE
+        state.base_version = current_version  # confirming overwrites exactly what was shown
+        _save(session, state, now)
+        return [_confirm_overwrite_screen(ctx, state)]
+
+    first = submission is None
+    if submission is None:
+        submission = Submission(
+            round_id=ctx.info.round_id,
+            unit_id=ctx.unit.id or 0,
+            submitted_by_contact_id=ctx.contact.id,
+            submitted_at=now,
+            updated_at=now,
+            late=window is Window.LATE,
+            version=0,
+        )
+        session.add(submission)
+        session.flush()
+    old_values = {
+        row.indicator_key: row
+        for row in session.exec(select(Value).where(Value.submission_id == submission.id)).all()
+    }
+    changes: list[tuple[Item, int | None]] = []
+    actor = f"{ctx.contact.display_name} (tg:{ctx.contact.telegram_user_id})"
+    for key in ctx.keys:
+        new = state.draft[key]
+        row = old_values.get(key)
+        old = row.value if row else None
+        if old == new:
+            continue
+        if row is None:
+            row = Value(submission_id=submission.id or 0, indicator_key=key, value=new)
+        row.value = new
+        row.updated_at = now
+        row.updated_by_contact_id = ctx.contact.id
+        session.add(row)
+        session.add(
+            ValueRevision(
+                submission_id=submission.id or 0,
+                indicator_key=key,
+                old_value=old,
+                new_value=new,
+                contact_id=ctx.contact.id,
+                actor=actor,
+                via="chat",
+                at=now,
+            )
+        )
+        changes.append((ctx.item(key, new), old))
+    if changes or first:
+        submission.version += 1
+        submission.updated_at = now
+        submission.submitted_by_contact_id = ctx.contact.id
+        session.add(submission)
+    session.delete(state)
+    session.flush()
+    logger.info(
+        "submission unit=%s round=%s version=%s changes=%d",
+        ctx.unit.code,
+        ctx.info.round_id,
+        submission.version,
+        len(changes),
+    )
+    receipt = Receipt(
+        info=ctx.info,
+        items=ctx.items(state.draft),
+        submitted_at=now,
+        late=submission.late,
+        changes=[] if first else changes,
+        first_submission=first,
+    )
+    if not first and not changes:
+        return [Notice(NoticeKind.NO_CHANGES, info=ctx.info)]
+    return [receipt]
+
+
+def current(session: Session, *, contact: Contact) -> list[Screen]:
+    """The screen the contact is on, to show again (nothing changes)."""
+    state = _state(session, contact)
+    if state is None or not _reporter(contact):
+        return []
+    return [_resume(session, contact, state)]

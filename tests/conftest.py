@@ -1,0 +1,143 @@
+"""Shared fixtures: a migrated database (SQLite file, or PostgreSQL when
+``FIGBOT_TEST_DATABASE_URL`` is set), the example config pointed at it, and a clock."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pytest
+from pydantic import SecretStr
+from sqlalchemy import Engine, text
+from sqlmodel import Session, SQLModel
+
+from bot.config import FigbotConfig, load_config
+from bot.fakeapi import LocalBotApiServer
+from models.db import make_engine, upgrade, write_session
+from services.catalog import sync_config
+
+if TYPE_CHECKING:
+    from tests.flow import Harness
+
+ROOT = Path(__file__).resolve().parents[1]
+EXAMPLE_CONFIG = ROOT / "config.example.toml"
+TEST_TOKEN = "123456:local-test-token"
+POSTGRES_URL = os.environ.get("FIGBOT_TEST_DATABASE_URL")
+
+
+class Clock:
+    """A clock tests move by hand; nothing waits for wall-clock time."""
+
+    def __init__(self, start: datetime) -> None:
+        self.current = start
+
+    def __call__(self) -> datetime:
+        return self.current
+
+    def advance(self, **kwargs: float) -> None:
+        self.current += timedelta(**kwargs)
+
+    def set(self, moment: datetime) -> None:
+        self.current = moment
+
+
+@pytest.fixture
+def clock() -> Clock:
+    # 28 Nov 2026 10:00 in Shanghai: November's round (deadline 3 Dec 18:00) is open.
+    return Clock(datetime(2026, 11, 28, 2, 0, tzinfo=UTC))
+
+
+@pytest.fixture(scope="session")
+def _migrated_template(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """Migrate once per session: a template SQLite file, or the PostgreSQL test database."""
+    if POSTGRES_URL:
+        engine = make_engine(POSTGRES_URL)
+        with engine.begin() as conn:
+            conn.execute(text("DROP SCHEMA public CASCADE"))
+            conn.execute(text("CREATE SCHEMA public"))
+        engine.dispose()
+        upgrade(POSTGRES_URL)
+        return POSTGRES_URL
+    path = tmp_path_factory.mktemp("template") / "template.db"
+    url = f"sqlite:///{path}"
+    upgrade(url)
+    engine = make_engine(url)
+    with engine.connect() as conn:
+        conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+    engine.dispose()
+    return str(path)
+
+
+@pytest.fixture
+def db_url(_migrated_template: str, tmp_path: Path) -> Iterator[str]:
+    """A fresh, migrated, empty database for one test."""
+    if POSTGRES_URL:
+        engine = make_engine(POSTGRES_URL)
+        tables = [t.name for t in SQLModel.metadata.sorted_tables]
+        with engine.begin() as conn:
+            conn.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
+        engine.dispose()
+        yield POSTGRES_URL
+        return
+    path = tmp_path / "figbot.db"
+    shutil.copy(_migrated_template, path)
+    yield f"sqlite:///{path}"
+
+
+@pytest.fixture
+def config(db_url: str) -> FigbotConfig:
+    base = load_config(EXAMPLE_CONFIG, environ={})
+    return base.model_copy(
+        update={
+            "telegram": base.telegram.model_copy(update={"token": SecretStr(TEST_TOKEN)}),
+            "database": base.database.model_copy(update={"url": db_url}),
+        }
+    )
+
+
+@pytest.fixture
+def engine(config: FigbotConfig) -> Iterator[Engine]:
+    engine = make_engine(config.database.url)
+    with write_session(engine) as session:
+        sync_config(session, config=config)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def session(engine: Engine) -> Iterator[Session]:
+    with Session(engine, expire_on_commit=False) as session:
+        yield session
+
+
+@pytest.fixture
+async def server() -> AsyncIterator[LocalBotApiServer]:
+    async with LocalBotApiServer(token=TEST_TOKEN) as server:
+        yield server
+
+
+@pytest.fixture
+async def harness(
+    server: LocalBotApiServer, config: FigbotConfig, clock: Clock
+) -> AsyncIterator[Harness]:
+    from tests.flow import Harness
+
+    pointed = config.model_copy(
+        update={
+            "telegram": config.telegram.model_copy(
+                update={"base_url": server.base_url, "base_file_url": server.base_file_url}
+            ),
+            "bot": config.bot.model_copy(update={"outbox_interval_seconds": 3600}),
+        }
+    )
+    harness = Harness(server, pointed, clock)
+    await harness.start_bot()
+    try:
+        yield harness
+    finally:
+        await harness.stop_bot()
+        harness.dispose()

@@ -1,0 +1,71 @@
+"""Flow-test harness: the real figbot Application against the local Bot API server."""
+
+from __future__ import annotations
+
+from telegram.ext import Application
+
+from bot.admin import new_invite, open_rounds
+from bot.app import build_application, start_polling_in_loop, stop_polling_in_loop
+from bot.config import FigbotConfig
+from bot.fakeapi import LocalBotApiServer
+from bot.runtime import RUNTIME_KEY, Runtime
+from bot.simulation import SimulatedUser
+from models.db import make_engine
+from models.tables import Role
+from scheduler.outbox import flush_outbox
+from services.rounds import OpenedRound
+from tests.conftest import Clock
+
+
+class Harness:
+    def __init__(self, server: LocalBotApiServer, config: FigbotConfig, clock: Clock) -> None:
+        self.server = server
+        self.config = config
+        self.clock = clock
+        self.app: Application | None = None  # type: ignore[type-arg]
+        self.engine = make_engine(config.database.url)
+
+    @property
+    def runtime(self) -> Runtime:
+        assert self.app is not None
+        return self.app.bot_data[RUNTIME_KEY]  # type: ignore[no-any-return]
+
+    async def start_bot(self) -> None:
+        app = build_application(self.config, clock=self.clock)
+        await start_polling_in_loop(app)
+        self.app = app
+
+    async def stop_bot(self) -> None:
+        if self.app is None:
+            return
+        app, self.app = self.app, None
+        await stop_polling_in_loop(app)
+
+    async def restart(self) -> None:
+        await self.stop_bot()
+        await self.start_bot()
+
+    def invite_code(self, *, unit: str | None = None, role: Role = Role.REPORTER,
+                    office: str | None = None) -> str:
+        link = new_invite(self.engine, self.config, username=self.server.username, role=role,
+                          unit_code=unit, office_code=office, now=self.clock())
+        return link.code
+
+    async def join(self, user_id: int, first_name: str, *, unit: str | None = None,
+                   role: Role = Role.REPORTER, office: str | None = None,
+                   language_code: str = "zh-hans") -> SimulatedUser:
+        user = SimulatedUser(self.server, user_id, first_name, language_code=language_code)
+        code = self.invite_code(unit=unit, role=role, office=office)
+        await user.send(f"/start {code}")
+        return user
+
+    async def open_round(self, period: str, *, form: str = "monthly") -> OpenedRound:
+        [(_, opened)] = open_rounds(self.engine, form_key=form, period_text=period,
+                                    office_code="jinhu", now=self.clock())
+        assert self.app is not None
+        await flush_outbox(self.app.bot, self.engine)
+        await self.server.wait_until_idle()
+        return opened
+
+    def dispose(self) -> None:
+        self.engine.dispose()

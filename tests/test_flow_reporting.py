@@ -1,0 +1,239 @@
+"""Flow tests: the real Application over HTTP against the local Bot API server; assertions are
+on what the users see."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+from sqlmodel import select
+
+from bot.simulation import SimulatedUser
+from models.crud import submission_values
+from models.db import read_session
+from models.tables import Contact, ConversationState, Role, Submission, ValueRevision
+from tests.conftest import TEST_TOKEN
+from tests.flow import Harness
+
+ANSWERS = ["12", "5", "4宗", "２", "40", "3", "7", "300"]
+
+
+async def answer_all(user: SimulatedUser, answers: list[str] = ANSWERS) -> None:
+    for answer in answers:
+        await user.send(answer)
+
+
+async def test_invite_binds_and_greets_by_unit_name(harness: Harness) -> None:
+    wang = SimulatedUser(harness.server, 1001, "王芳")
+    code = harness.invite_code(unit="jinhai")
+    (greeting,) = await wang.send(f"/start {code}")
+    assert "欢迎你，王芳" in greeting.text and "金海社区" in greeting.text
+    li = SimulatedUser(harness.server, 1002, "李强")
+    (refusal,) = await li.send(f"/start {code}")
+    assert "已被使用" in refusal.text
+    (refusal,) = await li.send("/start not-a-code")
+    assert "邀请链接无效" in refusal.text
+    with read_session(harness.engine) as session:
+        assert [c.telegram_user_id for c in session.exec(select(Contact))] == [1001]
+
+
+async def test_expired_invite_is_refused(harness: Harness) -> None:
+    code = harness.invite_code(unit="jinhai")
+    harness.clock.advance(days=8)
+    user = SimulatedUser(harness.server, 1001, "王芳")
+    (refusal,) = await user.send(f"/start {code}")
+    assert "已过期" in refusal.text
+
+
+async def test_a_stranger_gets_a_polite_message_and_no_data(harness: Harness) -> None:
+    await harness.join(1001, "王芳", unit="jinhai")
+    await harness.open_round("2026-11")
+    stranger = SimulatedUser(harness.server, 666, "路人")
+    for text in ["15", "/status", "/report", "/start"]:
+        (reply,) = await stranger.send(text)
+        assert "请使用街道发给你的邀请链接" in reply.text
+        assert "金海社区" not in reply.text and "已报" not in reply.text
+
+
+async def test_prompt_answer_review_submit_receipt(harness: Harness) -> None:
+    wang = await harness.join(1001, "王芳", unit="jinhai")
+    await harness.open_round("2026-11")
+    prompt = wang.last
+    assert "金海社区" in prompt.text and "2026年11月" in prompt.text and "12月3日 18:00" in prompt.text
+    assert prompt.button_texts() == ["开始填报"]
+
+    (question,) = await wang.press("开始填报")
+    assert question.text.startswith("（1/8）矛盾纠纷排查（次）")
+    assert question.button_texts() == ["0"]  # no previous period yet: no [同上期]
+
+    (refusal, again) = await wang.send("l5")
+    assert "请回复一个整数" in refusal.text
+    assert again.text.startswith("（1/8）矛盾纠纷排查")
+    (second,) = await wang.send("12")
+    assert second.text.startswith("（2/8）调解纠纷（宗）")
+    (third,) = await wang.send("5宗")
+    assert third.text.startswith("（3/8）调解成功（宗）")
+    (fourth,) = await wang.press("0")
+    assert fourth.text.startswith("（4/8）法治讲座（场）")
+    await answer_all(wang, ["２", "40", "3", "7"])
+    (review,) = await wang.send("300")
+    assert "请核对" in review.text
+    assert "2. 调解纠纷：5宗" in review.text and "3. 调解成功：0宗" in review.text
+    assert review.button_texts()[0] == "✅ 提交"
+    assert "修改 法治讲座" in review.button_texts()
+
+    (receipt,) = await wang.press("提交")
+    assert "✅ 已提交" in receipt.text and "共8项" in receipt.text
+    with read_session(harness.engine) as session:
+        submission = session.exec(select(Submission)).one()
+        values = submission_values(session, submission_id=submission.id)
+    assert values["disputes_mediated"] == 5 and values["legal_lectures"] == 2
+    assert values["leaflets_distributed"] == 300
+    # The review's buttons were retired so they cannot be pressed again out of turn.
+    assert wang.chat[-2].buttons == []
+
+
+async def test_previous_period_value_and_same_as_last_period(harness: Harness) -> None:
+    wang = await harness.join(1001, "王芳", unit="jinhai")
+    await harness.open_round("2026-10")
+    await wang.press("开始填报")
+    await answer_all(wang)
+    await wang.press("提交")
+    await harness.open_round("2026-11")
+    (question,) = await wang.press("开始填报", message=wang.last)
+    assert "上期：12次" in question.text
+    assert question.button_texts() == ["同上期（12）", "0"]
+    (second,) = await wang.press("同上期")
+    assert second.text.startswith("（2/8）") and "上期：5宗" in second.text
+
+
+async def test_bad_inputs_store_nothing(harness: Harness) -> None:
+    wang = await harness.join(1001, "王芳", unit="jinhai")
+    await harness.open_round("2026-11")
+    await wang.press("开始填报")
+    await wang.send("12")
+    expectations = {"-3": "不能为负数", "2.5": "请填写整数", "5场": "单位是“宗”",
+                    "很多": "请回复一个整数", "99999999999": "数字太大"}
+    for text, expected in expectations.items():
+        refusal, again = await wang.send(text)
+        assert expected in refusal.text
+        assert again.text.startswith("（2/8）调解纠纷")
+    refusal, again = await wang.send_sticker()
+    assert refusal.text == "请直接发送数字。" and again.text.startswith("（2/8）")
+    with read_session(harness.engine) as session:
+        state = session.get(ConversationState, 1)
+        assert state is not None and state.draft == {"dispute_screenings": 12}
+        assert session.exec(select(Submission)).all() == []
+
+
+async def test_restart_mid_conversation_resumes(harness: Harness) -> None:
+    wang = await harness.join(1001, "王芳", unit="jinhai")
+    await harness.open_round("2026-11")
+    await wang.press("开始填报")
+    await answer_all(wang, ["12", "5", "4"])
+    await harness.restart()
+    (question,) = await wang.send("2")
+    assert question.text.startswith("（5/8）法律咨询（人次）")
+    await answer_all(wang, ["40", "3", "7", "300"])
+    (receipt,) = await wang.press("提交")
+    assert "✅ 已提交" in receipt.text
+
+
+async def test_a_repeated_update_has_effect_once(harness: Harness) -> None:
+    wang = await harness.join(1001, "王芳", unit="jinhai")
+    await harness.open_round("2026-11")
+    await wang.press("开始填报")
+    since = harness.server.message_count(1001)
+    update_id = await harness.server.send_text(1001, "12")
+    await harness.server.wait_for_message(1001, since=since)
+    harness.server.redeliver(update_id)
+    await harness.server.wait_until_idle()
+    assert harness.server.message_count(1001) == since + 1  # one reply, not two
+    (question,) = await wang.send("5")
+    assert question.text.startswith("（3/8）")
+    with read_session(harness.engine) as session:
+        state = session.get(ConversationState, 1)
+        assert state is not None
+        assert state.draft == {"dispute_screenings": 12, "disputes_mediated": 5}
+
+
+async def test_change_after_submit_shows_old_and_new(harness: Harness) -> None:
+    wang = await harness.join(1001, "王芳", unit="jinhai")
+    await harness.open_round("2026-11")
+    await wang.press("开始填报")
+    await answer_all(wang)
+    await wang.press("提交")
+    (review,) = await wang.send("/report")
+    assert "请核对" in review.text and "1. 矛盾纠纷排查：12次" in review.text
+    (question,) = await wang.press("修改 调解纠纷")
+    assert "当前填写：5宗" in question.text
+    (review,) = await wang.send("6")
+    assert "2. 调解纠纷：6宗" in review.text
+    (receipt,) = await wang.press("提交")
+    assert "已保存" in receipt.text and "调解纠纷：5宗 → 6宗" in receipt.text
+    with read_session(harness.engine) as session:
+        revision = session.exec(
+            select(ValueRevision).where(ValueRevision.indicator_key == "disputes_mediated")
+            .order_by(ValueRevision.id.desc())  # type: ignore[union-attr]
+        ).first()
+    assert revision is not None and (revision.old_value, revision.new_value) == (5, 6)
+    assert "王芳" in revision.actor
+
+
+async def test_a_second_contact_sees_who_submitted(harness: Harness) -> None:
+    wang = await harness.join(1001, "王芳", unit="jinhai")
+    liu = await harness.join(1003, "刘洋", unit="jinhai")
+    await harness.open_round("2026-11")
+    await wang.press("开始填报")
+    await answer_all(wang)
+    await wang.press("提交")
+    (notice,) = await liu.press("开始填报")
+    assert "已由王芳于" in notice.text and "需要查看并修改吗" in notice.text
+    (review,) = await liu.press("查看并修改")
+    assert "1. 矛盾纠纷排查：12次" in review.text
+
+
+async def test_coordinator_status_lists_submitted_and_pending_units(harness: Harness) -> None:
+    wang = await harness.join(1001, "王芳", unit="jinhai")
+    await harness.join(1002, "李强", unit="huguang")
+    zhao = await harness.join(2001, "赵主任", role=Role.COORDINATOR, office="jinhu")
+    assert "协调员" in zhao.last.text
+    await harness.open_round("2026-11")
+    assert zhao.last.text.startswith("欢迎你")  # coordinators are not prompted
+    await wang.press("开始填报")
+    await answer_all(wang)
+    harness.clock.advance(minutes=30)
+    await wang.press("提交")
+    (status,) = await zhao.send("/status")
+    assert "已报 1/6" in status.text
+    assert "✅ 金海社区 — 11月28日 10:30 王芳" in status.text
+    assert "⏳ 湖光社区 — 未报" in status.text and "⏳ 西溪村 — 未报" in status.text
+    (refusal,) = await wang.send("/status")
+    assert "只有协调员" in refusal.text
+
+
+async def test_english_is_available(harness: Harness) -> None:
+    wang = await harness.join(1001, "Wang", unit="jinhai")
+    (reply,) = await wang.send("/lang en")
+    assert reply.text == "Language set to English."
+    await harness.open_round("2026-11")
+    assert "please report" in wang.last.text and wang.last.button_texts() == ["Start reporting"]
+    (question,) = await wang.press("Start reporting")
+    assert question.text.startswith("(1/8) 矛盾纠纷排查 (次)")
+    (refusal, _) = await wang.send("many")
+    assert "Please reply with a whole number" in refusal.text
+
+
+async def test_names_with_markup_are_shown_literally(harness: Harness) -> None:
+    user = await harness.join(1001, "<b>Tom & Jerry</b>", unit="jinhai")
+    assert "欢迎你，<b>Tom & Jerry</b>！" in user.last.text
+
+
+async def test_the_token_never_reaches_the_log(harness: Harness, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)
+    wang = await harness.join(1001, "王芳", unit="jinhai")
+    await harness.open_round("2026-11")
+    await wang.press("开始填报")
+    await wang.send("12")
+    assert caplog.records  # something was logged
+    assert TEST_TOKEN not in caplog.text
