@@ -80,7 +80,11 @@ def new_invite(
         if role is not Role.REPORTER:
             unit = None
         invite, code = create_invite(
-            session, role=role, office=office, unit=unit, now=now,
+            session,
+            role=role,
+            office=office,
+            unit=unit,
+            now=now,
             ttl=timedelta(days=config.bot.invite_ttl_days),
         )
         target = unit.name if unit else office.name
@@ -115,8 +119,17 @@ def open_rounds(
                 raise AdminError(f"unknown office {office_code!r}")
         for office in offices:
             opened.append(
-                (office.name, open_round(session, form=form, office=office, period=period, now=now,
-                                         render_prompt=render_prompt))
+                (
+                    office.name,
+                    open_round(
+                        session,
+                        form=form,
+                        office=office,
+                        period=period,
+                        now=now,
+                        render_prompt=render_prompt,
+                    ),
+                )
             )
     return opened
 

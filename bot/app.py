@@ -78,11 +78,14 @@ def build_application(
         # -1: access control — private chats only; strangers get a polite refusal and no data.
         (-1, access.HANDLERS),
         # 0: features, most specific first.
-        (0, onboarding.HANDLERS  # /start <invite code>
-         + reporting.HANDLERS  # /report, REPORT:* buttons, typed answers, non-text input
-         + status.HANDLERS  # /status for coordinators
-         + settings.HANDLERS  # /help, /lang
-         + settings.FALLBACK),  # any other /command
+        (
+            0,
+            onboarding.HANDLERS  # /start <invite code>
+            + reporting.HANDLERS  # /report, REPORT:* buttons, typed answers, non-text input
+            + status.HANDLERS  # /status for coordinators
+            + settings.HANDLERS  # /help, /lang
+            + settings.FALLBACK,
+        ),  # any other /command
     ]
     for group, handlers in groups:
         for handler in handlers:
@@ -109,9 +112,16 @@ async def _on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
     if isinstance(update, Update) and update.effective_chat is not None:
         _ = translator(user_language(update))
         try:
-            await send(update, context, views.Outgoing(
-                _("Sorry, something went wrong. Please try again; "
-                  "send /report to see where you are.")))
+            await send(
+                update,
+                context,
+                views.Outgoing(
+                    _(
+                        "Sorry, something went wrong. Please try again; "
+                        "send /report to see where you are."
+                    )
+                ),
+            )
         except Exception:
             logger.exception("could not tell the user about the error")
 
@@ -125,7 +135,8 @@ async def start_polling_in_loop(application: Application, *, poll_timeout: int =
     await application.start()
     assert application.updater is not None
     await application.updater.start_polling(
-        poll_interval=0, timeout=poll_timeout,
+        poll_interval=0,
+        timeout=poll_timeout,
         allowed_updates=[Update.MESSAGE, Update.CALLBACK_QUERY],
     )
 

@@ -51,8 +51,13 @@ def cmd_invite(config: FigbotConfig, args: argparse.Namespace) -> int:
     try:
         username = asyncio.run(bot_username(config))
         link = new_invite(
-            engine, config, username=username, role=role, unit_code=args.unit,
-            office_code=args.office, now=utcnow(),
+            engine,
+            config,
+            username=username,
+            role=role,
+            unit_code=args.unit,
+            office_code=args.office,
+            now=utcnow(),
         )
     finally:
         engine.dispose()
@@ -69,20 +74,29 @@ def cmd_open_round(config: FigbotConfig, args: argparse.Namespace) -> int:
     engine = _prepared_engine(config)
     try:
         opened = open_rounds(
-            engine, form_key=args.form, period_text=args.period, office_code=args.office,
+            engine,
+            form_key=args.form,
+            period_text=args.period,
+            office_code=args.office,
             now=utcnow(),
         )
         for office_name, result in opened:
             state = "opened" if result.created else "already open"
-            print(f"{office_name}: round {args.form} {args.period} {state}; "
-                  f"{result.prompts_queued} new prompt(s) queued")
+            print(
+                f"{office_name}: round {args.form} {args.period} {state}; "
+                f"{result.prompts_queued} new prompt(s) queued"
+            )
         try:
             sent = asyncio.run(deliver(config, engine))
-            print(f"sent {sent.sent} prompt(s); {sent.retry_later} left queued for the bot; "
-                  f"{sent.blocked} blocked; {sent.failed} failed")
+            print(
+                f"sent {sent.sent} prompt(s); {sent.retry_later} left queued for the bot; "
+                f"{sent.blocked} blocked; {sent.failed} failed"
+            )
         except Exception as exc:
-            print(f"could not reach Telegram now ({type(exc).__name__}); "
-                  "the running bot will send the queued prompts")
+            print(
+                f"could not reach Telegram now ({type(exc).__name__}); "
+                "the running bot will send the queued prompts"
+            )
     finally:
         engine.dispose()
     return 0
@@ -91,6 +105,17 @@ def cmd_open_round(config: FigbotConfig, args: argparse.Namespace) -> int:
 def cmd_db(config: FigbotConfig, args: argparse.Namespace) -> int:
     upgrade(config.database.url, args.revision)
     print(f"database at revision {args.revision}")
+    return 0
+
+
+def cmd_db_revision(config: FigbotConfig, args: argparse.Namespace) -> int:
+    """Write a migration for what changed in models/tables.py (for developers)."""
+    from alembic import command
+
+    from models.db import alembic_config
+
+    upgrade(config.database.url)
+    command.revision(alembic_config(config.database.url), args.message, autogenerate=True)
     return 0
 
 
@@ -125,6 +150,9 @@ def _parser() -> argparse.ArgumentParser:
     db_upgrade = db_sub.add_parser("upgrade", help="upgrade the schema (Alembic)")
     db_upgrade.add_argument("revision", nargs="?", default="head")
     db_upgrade.set_defaults(func=cmd_db)
+    db_revision = db_sub.add_parser("revision", help="autogenerate a migration (developers)")
+    db_revision.add_argument("message")
+    db_revision.set_defaults(func=cmd_db_revision)
 
     demo = sub.add_parser("demo", help="watch figbot work against its local Bot API server")
     demo.add_argument("--workdir", default="figbot-demo", help="where the demo keeps its database")
@@ -138,8 +166,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         config = None if getattr(args, "no_config", False) else load_config(args.config)
         if config is not None:
-            configure_logging(config.bot.log_level,
-                              secret=config.telegram.token.get_secret_value())
+            configure_logging(config.bot.log_level, secret=config.telegram.token.get_secret_value())
             if args.command == "run" and not config.telegram.token.get_secret_value():
                 raise AdminError(
                     "telegram.token: required to run (set it in the config or in "

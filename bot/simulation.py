@@ -10,8 +10,14 @@ from bot.fakeapi import LocalBotApiServer, SentMessage
 
 
 class SimulatedUser:
-    def __init__(self, server: LocalBotApiServer, user_id: int, first_name: str,
-                 last_name: str | None = None, language_code: str = "zh-hans") -> None:
+    def __init__(
+        self,
+        server: LocalBotApiServer,
+        user_id: int,
+        first_name: str,
+        last_name: str | None = None,
+        language_code: str = "zh-hans",
+    ) -> None:
         self.server = server
         self.user_id = user_id
         self.name = first_name + (last_name or "")
@@ -33,8 +39,9 @@ class SimulatedUser:
         await self.server.send_text(self.user_id, text)
         return await self._replies(since, expect_reply)
 
-    async def press(self, label: str, *, message: SentMessage | None = None,
-                    expect_reply: bool = True) -> list[SentMessage]:
+    async def press(
+        self, label: str, *, message: SentMessage | None = None, expect_reply: bool = True
+    ) -> list[SentMessage]:
         """Press the button whose label contains ``label`` on ``message`` (default: the newest
         message that shows such a button)."""
         target = message or self._newest_with_button(label)
@@ -49,11 +56,14 @@ class SimulatedUser:
 
     def _newest_with_button(self, label: str) -> SentMessage:
         for message in reversed(self.chat):
-            if not message.deleted and any(label in text for text, data in message.buttons
-                                           if data is not None):
+            if not message.deleted and any(
+                label in text for text, data in message.buttons if data is not None
+            ):
                 return message
-        raise AssertionError(f"no message of {self.name}'s chat has a button {label!r}:\n"
-                             + self.server.dump_chat(self.user_id))
+        raise AssertionError(
+            f"no message of {self.name}'s chat has a button {label!r}:\n"
+            + self.server.dump_chat(self.user_id)
+        )
 
     async def _replies(self, since: int, expect_reply: bool) -> list[SentMessage]:
         if expect_reply:

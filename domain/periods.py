@@ -43,14 +43,17 @@ class Period:
 
     @classmethod
     def parse(cls, text: str) -> Period:
-        text = text.strip()
-        if m := _MONTH_RE.match(text):
-            return cls(PeriodKind.MONTH, int(m[1]), int(m[2]))
-        if m := _QUARTER_RE.match(text):
-            return cls(PeriodKind.QUARTER, int(m[1]), int(m[2]))
-        if m := _YEAR_RE.match(text):
-            return cls(PeriodKind.YEAR, int(m[1]))
-        raise PeriodError(f"not a period: {text!r} (expected 2026-10, 2026Q3 or 2026)")
+        stripped = text.strip()
+        try:
+            if m := _MONTH_RE.match(stripped):
+                return cls(PeriodKind.MONTH, int(m[1]), int(m[2]))
+            if m := _QUARTER_RE.match(stripped):
+                return cls(PeriodKind.QUARTER, int(m[1]), int(m[2]))
+            if m := _YEAR_RE.match(stripped):
+                return cls(PeriodKind.YEAR, int(m[1]))
+        except PeriodError:
+            pass
+        raise PeriodError(f"not a period: {text!r} (expected e.g. 2026-10, 2026Q3 or 2026)")
 
     @classmethod
     def containing(cls, kind: PeriodKind, day: date) -> Period:

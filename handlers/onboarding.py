@@ -60,7 +60,9 @@ async def _who_am_i(update: Update, context: Context) -> None:
         update,
         context,
         views.already_bound(
-            Role(contact.role), unit.name if unit else None, office.name if office else "",
+            Role(contact.role),
+            unit.name if unit else None,
+            office.name if office else "",
             contact.language,
         ),
     )

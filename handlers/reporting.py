@@ -41,8 +41,13 @@ async def button(update: Update, context: Context) -> None:
     except ValueError:
         logger.warning("unknown callback data from user %s", contact.telegram_user_id)
         await query.answer()
-        await send(update, context, views.render_screen(
-            reporting.Notice(reporting.NoticeKind.STALE_BUTTON), contact.language))
+        await send(
+            update,
+            context,
+            views.render_screen(
+                reporting.Notice(reporting.NoticeKind.STALE_BUTTON), contact.language
+            ),
+        )
         return
     rt = runtime(context)
     with rt.update_transaction(update.update_id) as session:
@@ -50,8 +55,12 @@ async def button(update: Update, context: Context) -> None:
             await query.answer()
             return
         screens = reporting.press(
-            session, contact=contact, action=action, round_id=callback.round_id,
-            key=callback.key, now=rt.now(),
+            session,
+            contact=contact,
+            action=action,
+            round_id=callback.round_id,
+            key=callback.key,
+            now=rt.now(),
         )
     await query.answer()
     if action is not reporting.Action.START:
@@ -78,8 +87,12 @@ async def not_text(update: Update, context: Context) -> None:
     assert contact is not None
     with runtime(context).reading() as session:
         screens = reporting.current(session, contact=contact)
-    await send(update, context, [views.send_text_please(contact.language)]
-               + views.render_screens(screens, contact.language))
+    await send(
+        update,
+        context,
+        [views.send_text_please(contact.language)]
+        + views.render_screens(screens, contact.language),
+    )
 
 
 HANDLERS = [

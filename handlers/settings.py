@@ -9,8 +9,13 @@ from bot import views
 from handlers.common import Context, current_contact, runtime, send
 from models.tables import Contact, Role
 
-_LANGUAGE_CHOICES = {"zh": "zh-Hans", "zh-hans": "zh-Hans", "中文": "zh-Hans", "en": "en",
-                     "english": "en"}
+_LANGUAGE_CHOICES = {
+    "zh": "zh-Hans",
+    "zh-hans": "zh-Hans",
+    "中文": "zh-Hans",
+    "en": "en",
+    "english": "en",
+}
 
 
 async def help_command(update: Update, context: Context) -> None:

@@ -44,8 +44,15 @@ def _claim(engine: Engine, item_id: int) -> bool:
         return bool(result.rowcount)
 
 
-def _finish(engine: Engine, item_id: int, status: OutboxStatus, *, error: str | None = None,
-            message_id: int | None = None, now: datetime | None = None) -> None:
+def _finish(
+    engine: Engine,
+    item_id: int,
+    status: OutboxStatus,
+    *,
+    error: str | None = None,
+    message_id: int | None = None,
+    now: datetime | None = None,
+) -> None:
     with write_session(engine) as session:
         item = session.get(OutboxMessage, item_id)
         assert item is not None

@@ -45,23 +45,39 @@ class Harness:
         await self.stop_bot()
         await self.start_bot()
 
-    def invite_code(self, *, unit: str | None = None, role: Role = Role.REPORTER,
-                    office: str | None = None) -> str:
-        link = new_invite(self.engine, self.config, username=self.server.username, role=role,
-                          unit_code=unit, office_code=office, now=self.clock())
+    def invite_code(
+        self, *, unit: str | None = None, role: Role = Role.REPORTER, office: str | None = None
+    ) -> str:
+        link = new_invite(
+            self.engine,
+            self.config,
+            username=self.server.username,
+            role=role,
+            unit_code=unit,
+            office_code=office,
+            now=self.clock(),
+        )
         return link.code
 
-    async def join(self, user_id: int, first_name: str, *, unit: str | None = None,
-                   role: Role = Role.REPORTER, office: str | None = None,
-                   language_code: str = "zh-hans") -> SimulatedUser:
+    async def join(
+        self,
+        user_id: int,
+        first_name: str,
+        *,
+        unit: str | None = None,
+        role: Role = Role.REPORTER,
+        office: str | None = None,
+        language_code: str = "zh-hans",
+    ) -> SimulatedUser:
         user = SimulatedUser(self.server, user_id, first_name, language_code=language_code)
         code = self.invite_code(unit=unit, role=role, office=office)
         await user.send(f"/start {code}")
         return user
 
     async def open_round(self, period: str, *, form: str = "monthly") -> OpenedRound:
-        [(_, opened)] = open_rounds(self.engine, form_key=form, period_text=period,
-                                    office_code="jinhu", now=self.clock())
+        [(_, opened)] = open_rounds(
+            self.engine, form_key=form, period_text=period, office_code="jinhu", now=self.clock()
+        )
         assert self.app is not None
         await flush_outbox(self.app.bot, self.engine)
         await self.server.wait_until_idle()

@@ -14,24 +14,47 @@ from services.onboarding import create_invite, redeem_invite
 from services.rounds import OpenedRound, open_round
 
 
-def bind(session: Session, *, user_id: int, name: str, unit: str | None = None,
-         office: str = "jinhu", role: Role = Role.REPORTER, now: datetime) -> Contact:
+def bind(
+    session: Session,
+    *,
+    user_id: int,
+    name: str,
+    unit: str | None = None,
+    office: str = "jinhu",
+    role: Role = Role.REPORTER,
+    now: datetime,
+) -> Contact:
     office_row = get_office(session, code=office)
     unit_row = get_unit(session, code=unit) if unit else None
     assert office_row is not None
-    _, code = create_invite(session, role=role, office=office_row, unit=unit_row, now=now,
-                            ttl=timedelta(days=7))
-    binding = redeem_invite(session, code=code, telegram_user_id=user_id, chat_id=user_id,
-                            display_name=name, language="zh-Hans", now=now)
+    _, code = create_invite(
+        session, role=role, office=office_row, unit=unit_row, now=now, ttl=timedelta(days=7)
+    )
+    binding = redeem_invite(
+        session,
+        code=code,
+        telegram_user_id=user_id,
+        chat_id=user_id,
+        display_name=name,
+        language="zh-Hans",
+        now=now,
+    )
     contact = session.get(Contact, binding.contact_id)
     assert contact is not None
     return contact
 
 
-def open_(session: Session, period: str, *, now: datetime, form: str = "monthly",
-          office: str = "jinhu") -> OpenedRound:
+def open_(
+    session: Session, period: str, *, now: datetime, form: str = "monthly", office: str = "jinhu"
+) -> OpenedRound:
     form_row = get_form(session, key=form)
     office_row = get_office(session, code=office)
     assert form_row is not None and office_row is not None
-    return open_round(session, form=form_row, office=office_row, period=Period.parse(period),
-                      now=now, render_prompt=render_prompt)
+    return open_round(
+        session,
+        form=form_row,
+        office=office_row,
+        period=Period.parse(period),
+        now=now,
+        render_prompt=render_prompt,
+    )

@@ -29,8 +29,10 @@ def test_the_example_config_is_valid() -> None:
 
 
 def test_environment_overrides_token_and_database(tmp_path: Path) -> None:
-    config = load_config(EXAMPLE_CONFIG, environ={"FIGBOT_TELEGRAM_TOKEN": "1:abc",
-                                                  "FIGBOT_DATABASE_URL": "sqlite:///x.db"})
+    config = load_config(
+        EXAMPLE_CONFIG,
+        environ={"FIGBOT_TELEGRAM_TOKEN": "1:abc", "FIGBOT_DATABASE_URL": "sqlite:///x.db"},
+    )
     assert config.telegram.token.get_secret_value() == "1:abc"
     assert "1:abc" not in repr(config)
     assert config.database.url == "sqlite:///x.db"
@@ -44,7 +46,7 @@ def test_environment_overrides_token_and_database(tmp_path: Path) -> None:
         (('deadline_time = "18:00"', 'deadline_time = "6pm"'), "forms.0.deadline_time"),
         (('timezone = "Asia/Shanghai"', 'timezone = "Mars/Base"'), "offices.0.timezone"),
         (('code = "huguang"', 'code = "jinhai"'), "duplicate key 'jinhai'"),
-        (('[telegram]', '[telegram]\ntokn = "x"'), "telegram.tokn: Extra inputs are not permitted"),
+        (("[telegram]", '[telegram]\ntokn = "x"'), "telegram.tokn: Extra inputs are not permitted"),
         (('period = "month"', 'period = "fortnight"'), "forms.0.period"),
     ],
 )
@@ -67,15 +69,22 @@ def test_missing_file_and_broken_toml_are_explained(tmp_path: Path) -> None:
 def test_sync_keeps_renames_and_deactivates_removed_units(engine: Engine) -> None:
     config = load_config(EXAMPLE_CONFIG, environ={})
     office = config.offices[0]
-    renamed_units = [u.model_copy(update={"name": "金海新社区"}) if u.code == "jinhai" else u
-                     for u in office.units if u.code != "xixi"]
-    changed = config.model_copy(update={"offices": [office.model_copy(update={"units": renamed_units})]})
+    renamed_units = [
+        u.model_copy(update={"name": "金海新社区"}) if u.code == "jinhai" else u
+        for u in office.units
+        if u.code != "xixi"
+    ]
+    changed = config.model_copy(
+        update={"offices": [office.model_copy(update={"units": renamed_units})]}
+    )
     with write_session(engine) as session:
         sync_config(session, config=changed)
     with read_session(engine) as session:
         units = {u.code: u for u in session.exec(select(Unit)).all()}
         assert units["jinhai"].name == "金海新社区"
         assert units["xixi"].active is False  # kept, not deleted
-        changes = {(c.entity_key, c.field, c.old, c.new) for c in session.exec(select(ConfigChange))}
+        changes = {
+            (c.entity_key, c.field, c.old, c.new) for c in session.exec(select(ConfigChange))
+        }
     assert ("jinhai", "name", "金海社区", "金海新社区") in changes
     assert ("xixi", "active", "True", "False") in changes

@@ -59,7 +59,9 @@ async def test_prompt_answer_review_submit_receipt(harness: Harness) -> None:
     wang = await harness.join(1001, "王芳", unit="jinhai")
     await harness.open_round("2026-11")
     prompt = wang.last
-    assert "金海社区" in prompt.text and "2026年11月" in prompt.text and "12月3日 18:00" in prompt.text
+    assert (
+        "金海社区" in prompt.text and "2026年11月" in prompt.text and "12月3日 18:00" in prompt.text
+    )
     assert prompt.button_texts() == ["开始填报"]
 
     (question,) = await wang.press("开始填报")
@@ -112,8 +114,13 @@ async def test_bad_inputs_store_nothing(harness: Harness) -> None:
     await harness.open_round("2026-11")
     await wang.press("开始填报")
     await wang.send("12")
-    expectations = {"-3": "不能为负数", "2.5": "请填写整数", "5场": "单位是“宗”",
-                    "很多": "请回复一个整数", "99999999999": "数字太大"}
+    expectations = {
+        "-3": "不能为负数",
+        "2.5": "请填写整数",
+        "5场": "单位是“宗”",
+        "很多": "请回复一个整数",
+        "99999999999": "数字太大",
+    }
     for text, expected in expectations.items():
         refusal, again = await wang.send(text)
         assert expected in refusal.text
@@ -173,7 +180,8 @@ async def test_change_after_submit_shows_old_and_new(harness: Harness) -> None:
     assert "已保存" in receipt.text and "调解纠纷：5宗 → 6宗" in receipt.text
     with read_session(harness.engine) as session:
         revision = session.exec(
-            select(ValueRevision).where(ValueRevision.indicator_key == "disputes_mediated")
+            select(ValueRevision)
+            .where(ValueRevision.indicator_key == "disputes_mediated")
             .order_by(ValueRevision.id.desc())  # type: ignore[union-attr]
         ).first()
     assert revision is not None and (revision.old_value, revision.new_value) == (5, 6)
@@ -229,7 +237,9 @@ async def test_names_with_markup_are_shown_literally(harness: Harness) -> None:
     assert "欢迎你，<b>Tom & Jerry</b>！" in user.last.text
 
 
-async def test_the_token_never_reaches_the_log(harness: Harness, caplog: pytest.LogCaptureFixture) -> None:
+async def test_the_token_never_reaches_the_log(
+    harness: Harness, caplog: pytest.LogCaptureFixture
+) -> None:
     caplog.set_level(logging.DEBUG)
     wang = await harness.join(1001, "王芳", unit="jinhai")
     await harness.open_round("2026-11")

@@ -18,14 +18,27 @@ from tests.store_helpers import bind, open_
 def _invite(session: Session, clock: Clock, unit: str = "jinhai") -> str:
     office = get_office(session, code="jinhu")
     assert office is not None
-    _, code = create_invite(session, role=Role.REPORTER, office=office,
-                            unit=get_unit(session, code=unit), now=clock(), ttl=timedelta(days=7))
+    _, code = create_invite(
+        session,
+        role=Role.REPORTER,
+        office=office,
+        unit=get_unit(session, code=unit),
+        now=clock(),
+        ttl=timedelta(days=7),
+    )
     return code
 
 
 def _redeem(session: Session, code: str, clock: Clock, user_id: int = 7):  # type: ignore[no-untyped-def]
-    return redeem_invite(session, code=code, telegram_user_id=user_id, chat_id=user_id,
-                         display_name="王芳", language="zh-Hans", now=clock())
+    return redeem_invite(
+        session,
+        code=code,
+        telegram_user_id=user_id,
+        chat_id=user_id,
+        display_name="王芳",
+        language="zh-Hans",
+        now=clock(),
+    )
 
 
 def test_invite_binds_once_and_is_stored_hashed(session: Session, clock: Clock) -> None:
@@ -59,7 +72,9 @@ def test_coordinator_invite_binds_to_the_office(session: Session, clock: Clock) 
     assert zhao.role == Role.COORDINATOR and zhao.unit_id is None
 
 
-def test_opening_a_round_twice_opens_one_and_prompts_nobody_twice(session: Session, clock: Clock) -> None:
+def test_opening_a_round_twice_opens_one_and_prompts_nobody_twice(
+    session: Session, clock: Clock
+) -> None:
     bind(session, user_id=1, name="王芳", unit="jinhai", now=clock())
     bind(session, user_id=2, name="李强", unit="huguang", now=clock())
     bind(session, user_id=9, name="赵主任", role=Role.COORDINATOR, now=clock())

@@ -24,8 +24,14 @@ from tests.conftest import Clock
 from tests.store_helpers import bind, open_
 
 KEYS = [
-    "dispute_screenings", "disputes_mediated", "mediated_success", "legal_lectures",
-    "legal_consultations", "contracts_reviewed", "inspections", "leaflets_distributed",
+    "dispute_screenings",
+    "disputes_mediated",
+    "mediated_success",
+    "legal_lectures",
+    "legal_consultations",
+    "contracts_reviewed",
+    "inspections",
+    "leaflets_distributed",
 ]
 ANSWERS = [12, 5, 4, 2, 40, 3, 7, 300]
 
@@ -46,20 +52,30 @@ def test_questions_come_one_by_one_with_progress(session: Session, clock: Clock)
     first = screens[-1]
     assert isinstance(first, Question)
     assert (first.position, first.total, first.item.label, first.item.measure_word) == (
-        1, 8, "矛盾纠纷排查", "次")
+        1,
+        8,
+        "矛盾纠纷排查",
+        "次",
+    )
     assert first.previous_value is None
     second = answer_text(session, contact=wang, text="１２", now=clock())[-1]
     assert isinstance(second, Question)
     assert (second.position, second.item.key) == (2, "disputes_mediated")
 
 
-def test_bad_input_is_refused_and_the_same_question_asked_again(session: Session, clock: Clock) -> None:
+def test_bad_input_is_refused_and_the_same_question_asked_again(
+    session: Session, clock: Clock
+) -> None:
     wang = bind(session, user_id=1, name="王芳", unit="jinhai", now=clock())
     opened = open_(session, "2026-11", now=clock())
     start(session, contact=wang, round_id=opened.round_id, now=clock())
     answer_text(session, contact=wang, text="12", now=clock())
-    for text, reason in [("l5", RefusalReason.NOT_A_NUMBER), ("-1", RefusalReason.NEGATIVE),
-                         ("2.5", RefusalReason.DECIMAL), ("5场", RefusalReason.WRONG_MEASURE_WORD)]:
+    for text, reason in [
+        ("l5", RefusalReason.NOT_A_NUMBER),
+        ("-1", RefusalReason.NEGATIVE),
+        ("2.5", RefusalReason.DECIMAL),
+        ("5场", RefusalReason.WRONG_MEASURE_WORD),
+    ]:
         notice, question = answer_text(session, contact=wang, text=text, now=clock())
         assert isinstance(notice, Notice) and notice.reason is reason
         assert isinstance(question, Question) and question.item.key == "disputes_mediated"
@@ -75,10 +91,14 @@ def test_submit_stores_values_with_revisions(session: Session, clock: Clock) -> 
     assert isinstance(receipt, Receipt) and receipt.first_submission and not receipt.late
     submission = session.exec(select(Submission)).one()
     assert submission.submitted_by_contact_id == wang.id
-    assert submission_values(session, submission_id=submission.id) == dict(zip(KEYS, ANSWERS, strict=True))
+    assert submission_values(session, submission_id=submission.id) == dict(
+        zip(KEYS, ANSWERS, strict=True)
+    )
     revisions = session.exec(select(ValueRevision)).all()
     assert len(revisions) == 8
-    assert all(r.old_value is None and r.contact_id == wang.id and r.via == "chat" for r in revisions)
+    assert all(
+        r.old_value is None and r.contact_id == wang.id and r.via == "chat" for r in revisions
+    )
     assert session.get(ConversationState, wang.id) is None
 
 
@@ -91,23 +111,43 @@ def test_previous_period_value_is_offered_and_same_as_last_period_works(
     november = open_(session, "2026-11", now=clock())
     question = start(session, contact=wang, round_id=november.round_id, now=clock())[-1]
     assert isinstance(question, Question) and question.previous_value == 12
-    nxt = press(session, contact=wang, action=Action.SAME, round_id=november.round_id,
-                key="dispute_screenings", now=clock())[-1]
+    nxt = press(
+        session,
+        contact=wang,
+        action=Action.SAME,
+        round_id=november.round_id,
+        key="dispute_screenings",
+        now=clock(),
+    )[-1]
     assert isinstance(nxt, Question) and nxt.previous_value == 5
-    press(session, contact=wang, action=Action.ZERO, round_id=november.round_id,
-          key="disputes_mediated", now=clock())
+    press(
+        session,
+        contact=wang,
+        action=Action.ZERO,
+        round_id=november.round_id,
+        key="disputes_mediated",
+        now=clock(),
+    )
     state = session.get(ConversationState, wang.id)
     assert state is not None
     assert state.draft == {"dispute_screenings": 12, "disputes_mediated": 0}
 
 
-def test_a_stale_button_does_not_answer_the_current_question(session: Session, clock: Clock) -> None:
+def test_a_stale_button_does_not_answer_the_current_question(
+    session: Session, clock: Clock
+) -> None:
     wang = bind(session, user_id=1, name="王芳", unit="jinhai", now=clock())
     opened = open_(session, "2026-11", now=clock())
     start(session, contact=wang, round_id=opened.round_id, now=clock())
     answer_text(session, contact=wang, text="3", now=clock())
-    screens = press(session, contact=wang, action=Action.ZERO, round_id=opened.round_id,
-                    key="dispute_screenings", now=clock())
+    screens = press(
+        session,
+        contact=wang,
+        action=Action.ZERO,
+        round_id=opened.round_id,
+        key="dispute_screenings",
+        now=clock(),
+    )
     assert isinstance(screens[0], Notice) and screens[0].kind is NoticeKind.STALE_BUTTON
     assert isinstance(screens[1], Question) and screens[1].item.key == "disputes_mediated"
     state = session.get(ConversationState, wang.id)
@@ -121,18 +161,31 @@ def test_change_after_submit_keeps_a_revision(session: Session, clock: Clock) ->
     clock.advance(hours=2)
     review = start(session, contact=wang, round_id=opened.round_id, now=clock())[-1]
     assert isinstance(review, Review) and review.items[1].value == 5
-    question = press(session, contact=wang, action=Action.EDIT, round_id=opened.round_id,
-                     key="disputes_mediated", now=clock())[-1]
+    question = press(
+        session,
+        contact=wang,
+        action=Action.EDIT,
+        round_id=opened.round_id,
+        key="disputes_mediated",
+        now=clock(),
+    )[-1]
     assert isinstance(question, Question) and question.item.value == 5
     assert isinstance(answer_text(session, contact=wang, text="6宗", now=clock())[-1], Review)
-    (receipt,) = press(session, contact=wang, action=Action.SUBMIT, round_id=opened.round_id,
-                       now=clock())
+    (receipt,) = press(
+        session, contact=wang, action=Action.SUBMIT, round_id=opened.round_id, now=clock()
+    )
     assert isinstance(receipt, Receipt) and not receipt.first_submission
-    assert [(item.key, item.value, old) for item, old in receipt.changes] == [("disputes_mediated", 6, 5)]
+    assert [(item.key, item.value, old) for item, old in receipt.changes] == [
+        ("disputes_mediated", 6, 5)
+    ]
     revision = session.exec(
         select(ValueRevision).where(ValueRevision.old_value.is_not(None))  # type: ignore[union-attr]
     ).one()
-    assert (revision.indicator_key, revision.old_value, revision.new_value) == ("disputes_mediated", 5, 6)
+    assert (revision.indicator_key, revision.old_value, revision.new_value) == (
+        "disputes_mediated",
+        5,
+        6,
+    )
     assert revision.at == clock()
     submission = session.exec(select(Submission)).one()
     assert submission.version == 2
@@ -146,12 +199,15 @@ def test_second_contact_sees_who_submitted_and_must_confirm(session: Session, cl
     (screen,) = start(session, contact=liu, round_id=opened.round_id, now=clock())
     assert isinstance(screen, SubmittedByOther) and screen.submitted_by == "王芳"
     assert session.get(ConversationState, liu.id) is None  # nothing started without consent
-    review = press(session, contact=liu, action=Action.TAKE_OVER, round_id=opened.round_id,
-                   now=clock())[-1]
+    review = press(
+        session, contact=liu, action=Action.TAKE_OVER, round_id=opened.round_id, now=clock()
+    )[-1]
     assert isinstance(review, Review) and review.items[0].value == 12
 
 
-def test_concurrent_changes_need_confirmation_before_overwriting(session: Session, clock: Clock) -> None:
+def test_concurrent_changes_need_confirmation_before_overwriting(
+    session: Session, clock: Clock
+) -> None:
     wang = bind(session, user_id=1, name="王芳", unit="jinhai", now=clock())
     liu = bind(session, user_id=2, name="刘洋", unit="jinhai", now=clock())
     opened = open_(session, "2026-11", now=clock())
@@ -162,16 +218,27 @@ def test_concurrent_changes_need_confirmation_before_overwriting(session: Sessio
     start(session, contact=liu, round_id=rid, now=clock())
     press(session, contact=liu, action=Action.TAKE_OVER, round_id=rid, now=clock())
     # Wang changes disputes to 9 and submits first.
-    press(session, contact=wang, action=Action.EDIT, round_id=rid, key="disputes_mediated", now=clock())
+    press(
+        session,
+        contact=wang,
+        action=Action.EDIT,
+        round_id=rid,
+        key="disputes_mediated",
+        now=clock(),
+    )
     answer_text(session, contact=wang, text="9", now=clock())
-    assert isinstance(press(session, contact=wang, action=Action.SUBMIT, round_id=rid, now=clock())[0], Receipt)
+    assert isinstance(
+        press(session, contact=wang, action=Action.SUBMIT, round_id=rid, now=clock())[0], Receipt
+    )
     # Liu changes lectures to 8 and submits: sees Wang's values first.
     press(session, contact=liu, action=Action.EDIT, round_id=rid, key="legal_lectures", now=clock())
     answer_text(session, contact=liu, text="8", now=clock())
     (confirm,) = press(session, contact=liu, action=Action.SUBMIT, round_id=rid, now=clock())
     assert isinstance(confirm, ConfirmOverwrite) and confirm.submitted_by == "王芳"
     assert {(item.key, item.value, theirs) for item, theirs in confirm.differences} == {
-        ("disputes_mediated", 5, 9), ("legal_lectures", 8, 2)}
+        ("disputes_mediated", 5, 9),
+        ("legal_lectures", 8, 2),
+    }
     submission = session.exec(select(Submission)).one()
     assert submission_values(session, submission_id=submission.id)["disputes_mediated"] == 9
     (receipt,) = press(session, contact=liu, action=Action.OVERWRITE, round_id=rid, now=clock())
@@ -215,7 +282,8 @@ def test_a_reporter_cannot_reach_another_offices_round(session: Session, clock: 
     wang = bind(session, user_id=1, name="王芳", unit="jinhai", now=clock())
     (notice,) = start(session, contact=wang, round_id=stranger_round.round_id, now=clock())
     assert isinstance(notice, Notice) and notice.kind is NoticeKind.NO_OPEN_ROUND
-    (notice,) = press(session, contact=wang, action=Action.SUBMIT, round_id=stranger_round.round_id,
-                      now=clock())
+    (notice,) = press(
+        session, contact=wang, action=Action.SUBMIT, round_id=stranger_round.round_id, now=clock()
+    )
     assert isinstance(notice, Notice) and notice.kind is NoticeKind.STALE_BUTTON
     assert session.exec(select(Submission)).all() == []

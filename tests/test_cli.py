@@ -1,0 +1,161 @@
+"""The ``figbot`` command as an office admin uses it: real processes, real HTTP."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import signal
+import sys
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from bot.cli import main
+from bot.fakeapi import LocalBotApiServer
+from bot.simulation import SimulatedUser
+from domain.periods import Period, PeriodKind
+from tests.conftest import EXAMPLE_CONFIG, TEST_TOKEN
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _config_file(tmp_path: Path, db_url: str, *, base_url: str = "", token: str = "") -> Path:
+    text = EXAMPLE_CONFIG.read_text(encoding="utf-8")
+    text = text.replace('url = "sqlite:///figbot.db"', f'url = "{db_url}"')
+    if base_url:
+        text = text.replace('base_url = "https://api.telegram.org/bot"', f'base_url = "{base_url}"')
+    text = text.replace('token = ""', f'token = "{token}"')
+    text = text.replace("outbox_interval_seconds = 5", "outbox_interval_seconds = 1")
+    path = tmp_path / "config.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def _env() -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FIGBOT_")}
+    env["PYTHONPATH"] = str(ROOT)
+    env["FIGBOT_TELEGRAM_TOKEN"] = TEST_TOKEN
+    return env
+
+
+async def _figbot(*args: str) -> tuple[int, str, str]:
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bot.cli",
+        *args,
+        cwd=ROOT,
+        env=_env(),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await asyncio.wait_for(process.communicate(), timeout=60)
+    assert process.returncode is not None
+    return process.returncode, out.decode(), err.decode()
+
+
+async def test_an_admin_invites_opens_a_round_and_runs_the_bot(
+    server: LocalBotApiServer, db_url: str, tmp_path: Path
+) -> None:
+    config = _config_file(tmp_path, db_url, base_url=server.base_url)
+    # Next month: its deadline is in the future whenever the suite runs.
+    period = Period.containing(PeriodKind.MONTH, date.today()).next()
+    code, out, err = await _figbot("--config", str(config), "invite", "--unit", "jinhai")
+    assert code == 0, err
+    # The bot's username comes from getMe on the configured Bot API server.
+    match = re.fullmatch(r"https://t\.me/figbot_local_bot\?start=([A-Za-z0-9_-]{20,64})\n", out)
+    assert match, out
+    assert "金海社区" in err and "expires" in err
+
+    bot = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bot.cli",
+        "--config",
+        str(config),
+        "run",
+        cwd=ROOT,
+        env=_env(),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    try:
+        wang = SimulatedUser(server, 1001, "王芳")
+        await server.send_text(1001, f"/start {match[1]}")
+        greeting = await server.wait_for_message(1001, timeout=60)
+        assert "金海社区" in greeting.text
+
+        for _ in range(2):  # idempotent: the second run opens nothing and prompts nobody
+            code, out, err = await _figbot(
+                "--config", str(config), "open-round", "--form", "monthly", "--period", period.code
+            )
+            assert code == 0, err
+        assert f"round monthly {period.code} already open; 0 new prompt(s) queued" in out
+        prompt = await server.wait_for_message(
+            1001, predicate=lambda m: "开始填报" in m.button_texts(), timeout=30
+        )
+        assert f"{period.year}年{period.index}月" in prompt.text
+        (question,) = await wang.press("开始填报")
+        assert question.text.startswith("（1/8）")
+        await server.wait_until_idle()
+        prompts = [m for m in wang.chat if "开始填报" in m.button_texts()]
+        assert len(prompts) == 1
+    finally:
+        bot.send_signal(signal.SIGINT)
+        _, bot_err = await asyncio.wait_for(bot.communicate(), timeout=30)
+    assert bot.returncode == 0, bot_err.decode()
+    assert "figbot starting" in bot_err.decode()
+    assert TEST_TOKEN not in bot_err.decode()
+
+
+def test_run_without_a_token_says_which_key(
+    tmp_path: Path, db_url: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("FIGBOT_TELEGRAM_TOKEN", raising=False)
+    config = _config_file(tmp_path, db_url)
+    assert main(["--config", str(config), "run"]) == 2
+    assert "telegram.token" in capsys.readouterr().err
+
+
+def test_a_bad_config_stops_start_up_naming_the_key(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "config.toml"
+    text = EXAMPLE_CONFIG.read_text(encoding="utf-8").replace(
+        "deadline_days = 3", "deadline_days = -1"
+    )
+    path.write_text(text, encoding="utf-8")
+    assert main(["--config", str(path), "run"]) == 2
+    assert "forms.0.deadline_days" in capsys.readouterr().err
+
+
+def test_open_round_refuses_an_unknown_form_and_a_bad_period(
+    tmp_path: Path, db_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = _config_file(tmp_path, db_url, token=TEST_TOKEN)
+    assert (
+        main(["--config", str(config), "open-round", "--form", "weekly", "--period", "2026-10"])
+        == 2
+    )
+    assert "unknown form 'weekly'" in capsys.readouterr().err
+    assert (
+        main(["--config", str(config), "open-round", "--form", "monthly", "--period", "2026-13"])
+        == 2
+    )
+    assert "2026-13" in capsys.readouterr().err
+
+
+def test_invite_refuses_an_unknown_unit(
+    tmp_path: Path, db_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = _config_file(tmp_path, db_url, token=TEST_TOKEN)
+    text = config.read_text(encoding="utf-8").replace(
+        'bot_username = ""', 'bot_username = "figbot_x_bot"'
+    )
+    config.write_text(text, encoding="utf-8")
+    assert main(["--config", str(config), "invite", "--unit", "nowhere"]) == 2
+    assert "unknown unit 'nowhere'" in capsys.readouterr().err
+    assert main(["--config", str(config), "invite", "--unit", "jinhai"]) == 0
+    assert capsys.readouterr().out.startswith("https://t.me/figbot_x_bot?start=")
