@@ -20,7 +20,7 @@ from bot.i18n import translator
 from bot.logsetup import quiet_http_loggers
 from bot.runtime import RUNTIME_KEY, Runtime
 from handlers import access, onboarding, reporting, settings, status
-from handlers.common import send, user_language
+from handlers.common import Context, send
 from models.db import make_engine, upgrade, write_session
 from models.types import utcnow
 from scheduler.outbox import OUTBOX_JOB, flush_outbox, requeue_interrupted
@@ -65,6 +65,7 @@ def build_application(
         .token(token)
         .base_url(config.telegram.base_url)
         .base_file_url(config.telegram.base_file_url)
+        .context_types(ContextTypes(context=Context))
         .rate_limiter(AIORateLimiter(max_retries=2))
         .concurrent_updates(False)  # one update at a time: per-user order matters
         .post_init(post_init)
@@ -107,10 +108,11 @@ async def _flush_outbox_job(context: ContextTypes.DEFAULT_TYPE) -> None:
         logger.info("outbox: %s", result)
 
 
-async def _on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def _on_error(update: object, context: Context) -> None:  # type: ignore[override]
     logger.error("error while handling an update", exc_info=context.error)
     if isinstance(update, Update) and update.effective_chat is not None:
-        _ = translator(user_language(update))
+        assert isinstance(context, Context)
+        _ = translator(context.language)
         try:
             await send(
                 update,

@@ -24,16 +24,6 @@ LANGUAGES = ("zh-Hans", "en")
 _CATALOG_DIR = {"zh-Hans": "zh_Hans"}
 
 
-def normalise_language(code: str | None) -> str:
-    """Map a Telegram ``language_code`` or a user's choice to a supported language."""
-    if not code:
-        return DEFAULT_LANGUAGE
-    code = code.lower()
-    if code.startswith("en"):
-        return "en"
-    return DEFAULT_LANGUAGE
-
-
 @cache
 def translations(language: str) -> gettext.NullTranslations:
     folder = _CATALOG_DIR.get(language)

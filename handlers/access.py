@@ -2,7 +2,7 @@
 
 Only private chats are served, and only bound contacts get past this gate; ``/start`` is let
 through so an invite can be redeemed. Everything else from a stranger gets a short polite
-message and no data.
+message and no data. The contact found here is kept on the context for the feature handlers.
 """
 
 from __future__ import annotations
@@ -14,7 +14,8 @@ from telegram.constants import ChatType
 from telegram.ext import ApplicationHandlerStop, TypeHandler
 
 from bot import views
-from handlers.common import Context, current_contact, send, user_language
+from handlers.common import Context, send
+from services.onboarding import active_contact
 
 logger = logging.getLogger(__name__)
 
@@ -28,20 +29,20 @@ def _is_start_command(update: Update) -> bool:
 
 async def gate(update: Update, context: Context) -> None:
     chat = update.effective_chat
-    if chat is None or update.effective_user is None:
+    user = update.effective_user
+    if chat is None or user is None:
         raise ApplicationHandlerStop
-    language = user_language(update)
     if chat.type != ChatType.PRIVATE:
         message = update.effective_message
         if message is not None and message.text and message.text.startswith("/"):
-            await send(update, context, views.group_refused(language))
+            await send(update, context, views.group_refused(context.language))
         raise ApplicationHandlerStop
-    if _is_start_command(update):
-        return
-    if current_contact(context, update) is None:
+    with context.runtime.reading() as session:
+        context.contact = active_contact(session, telegram_user_id=user.id)
+    if context.contact is None and not _is_start_command(update):
         if update.callback_query is not None:
             await update.callback_query.answer()
-        await send(update, context, views.not_bound(language))
+        await send(update, context, views.not_bound(context.language))
         raise ApplicationHandlerStop
 
 

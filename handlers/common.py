@@ -1,4 +1,4 @@
-"""Helpers every handler module uses: the runtime, the caller's contact, sending screens."""
+"""What every handler module shares: the context type, the runtime, sending screens."""
 
 from __future__ import annotations
 
@@ -8,35 +8,42 @@ from typing import Any
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.constants import ParseMode
 from telegram.error import BadRequest
-from telegram.ext import ContextTypes
+from telegram.ext import Application, CallbackContext, ExtBot
 
-from bot.i18n import normalise_language
 from bot.runtime import RUNTIME_KEY, Runtime
 from bot.views import Outgoing
 from models.tables import Contact
-from services.onboarding import active_contact
 
 logger = logging.getLogger(__name__)
 
-Context = ContextTypes.DEFAULT_TYPE
 
+class Context(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], dict[Any, Any]]):
+    """PTB's context plus the caller's contact, looked up once per update by the access gate
+    (one context object serves every handler group of an update)."""
 
-def runtime(context: Context) -> Runtime:
-    return context.application.bot_data[RUNTIME_KEY]  # type: ignore[no-any-return]
+    def __init__(
+        self,
+        application: Application[Any, Any, Any, Any, Any, Any],
+        chat_id: int | None = None,
+        user_id: int | None = None,
+    ) -> None:
+        super().__init__(application, chat_id, user_id)
+        self.contact: Contact | None = None
 
+    @property
+    def runtime(self) -> Runtime:
+        return self.application.bot_data[RUNTIME_KEY]  # type: ignore[no-any-return]
 
-def user_language(update: Update) -> str:
-    """The language for someone we do not know yet: from their Telegram client."""
-    user = update.effective_user
-    return normalise_language(user.language_code if user else None)
+    @property
+    def known_contact(self) -> Contact:
+        """The caller's contact; handlers after the gate only run for bound contacts."""
+        assert self.contact is not None, "the access gate lets only bound contacts through"
+        return self.contact
 
-
-def current_contact(context: Context, update: Update) -> Contact | None:
-    user = update.effective_user
-    if user is None:
-        return None
-    with runtime(context).reading() as session:
-        return active_contact(session, telegram_user_id=user.id)
+    @property
+    def language(self) -> str:
+        """The caller's language: theirs if known, else the office's default."""
+        return self.contact.language if self.contact else self.runtime.config.bot.language
 
 
 def keyboard(outgoing: Outgoing) -> InlineKeyboardMarkup | None:
@@ -78,7 +85,3 @@ def display_name(update: Update) -> str:
     if user is None:
         return "?"
     return user.full_name or (user.username or str(user.id))
-
-
-def log_extra(update: Update) -> dict[str, Any]:
-    return {"update_id": update.update_id}

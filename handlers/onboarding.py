@@ -8,7 +8,7 @@ from telegram import Update
 from telegram.ext import CommandHandler
 
 from bot import views
-from handlers.common import Context, current_contact, display_name, runtime, send, user_language
+from handlers.common import Context, display_name, send
 from models.tables import Office, Role, Unit
 from services.onboarding import InviteRefused, redeem_invite
 
@@ -19,13 +19,11 @@ async def start(update: Update, context: Context) -> None:
     user = update.effective_user
     chat = update.effective_chat
     assert user is not None and chat is not None
-    rt = runtime(context)
     if not context.args:
         await _who_am_i(update, context)
         return
-    language = user_language(update)
+    rt = context.runtime
     name = display_name(update)
-    outgoing: views.Outgoing | None = None
     with rt.update_transaction(update.update_id) as session:
         if session is None:
             return
@@ -36,12 +34,12 @@ async def start(update: Update, context: Context) -> None:
                 telegram_user_id=user.id,
                 chat_id=chat.id,
                 display_name=name,
-                language=language,
+                language=context.language,
                 now=rt.now(),
             )
         except InviteRefused as refused:
             logger.info("invite refused for user %s: %s", user.id, refused.reason)
-            outgoing = views.invite_refused(refused.reason, language)
+            outgoing = views.invite_refused(refused.reason, context.language)
         else:
             logger.info("user %s bound as %s", user.id, binding.role)
             outgoing = views.welcome(binding, name)
@@ -49,11 +47,11 @@ async def start(update: Update, context: Context) -> None:
 
 
 async def _who_am_i(update: Update, context: Context) -> None:
-    contact = current_contact(context, update)
+    contact = context.contact
     if contact is None:
-        await send(update, context, views.not_bound(user_language(update)))
+        await send(update, context, views.not_bound(context.language))
         return
-    with runtime(context).reading() as session:
+    with context.runtime.reading() as session:
         office = session.get(Office, contact.office_id)
         unit = session.get(Unit, contact.unit_id) if contact.unit_id else None
     await send(

@@ -13,16 +13,15 @@ from telegram.ext import CallbackQueryHandler, CommandHandler, MessageHandler, f
 
 from bot import views
 from bot.callbacks import REPORT_PATTERN, ReportCallback
-from handlers.common import Context, current_contact, retire_buttons, runtime, send
+from handlers.common import Context, retire_buttons, send
 from services import reporting
 
 logger = logging.getLogger(__name__)
 
 
 async def report_command(update: Update, context: Context) -> None:
-    contact = current_contact(context, update)
-    assert contact is not None  # the access gate let only contacts through
-    rt = runtime(context)
+    contact = context.known_contact
+    rt = context.runtime
     with rt.update_transaction(update.update_id) as session:
         if session is None:
             return
@@ -33,23 +32,17 @@ async def report_command(update: Update, context: Context) -> None:
 async def button(update: Update, context: Context) -> None:
     query = update.callback_query
     assert query is not None and query.data is not None
-    contact = current_contact(context, update)
-    assert contact is not None
+    contact = context.known_contact
     try:
         callback = ReportCallback.decode(query.data)
         action = reporting.Action(callback.action)
     except ValueError:
         logger.warning("unknown callback data from user %s", contact.telegram_user_id)
         await query.answer()
-        await send(
-            update,
-            context,
-            views.render_screen(
-                reporting.Notice(reporting.NoticeKind.STALE_BUTTON), contact.language
-            ),
-        )
+        stale = reporting.Notice(reporting.NoticeKind.STALE_BUTTON)
+        await send(update, context, views.render_screen(stale, contact.language))
         return
-    rt = runtime(context)
+    rt = context.runtime
     with rt.update_transaction(update.update_id) as session:
         if session is None:
             await query.answer()
@@ -71,9 +64,8 @@ async def button(update: Update, context: Context) -> None:
 async def text_answer(update: Update, context: Context) -> None:
     message = update.effective_message
     assert message is not None and message.text is not None
-    contact = current_contact(context, update)
-    assert contact is not None
-    rt = runtime(context)
+    contact = context.known_contact
+    rt = context.runtime
     with rt.update_transaction(update.update_id) as session:
         if session is None:
             return
@@ -83,9 +75,8 @@ async def text_answer(update: Update, context: Context) -> None:
 
 async def not_text(update: Update, context: Context) -> None:
     """A sticker, photo, voice… where a number is expected."""
-    contact = current_contact(context, update)
-    assert contact is not None
-    with runtime(context).reading() as session:
+    contact = context.known_contact
+    with context.runtime.reading() as session:
         screens = reporting.current(session, contact=contact)
     await send(
         update,

@@ -6,7 +6,7 @@ from telegram import Update
 from telegram.ext import CommandHandler, MessageHandler, filters
 
 from bot import views
-from handlers.common import Context, current_contact, runtime, send
+from handlers.common import Context, send
 from models.tables import Contact, Role
 
 _LANGUAGE_CHOICES = {
@@ -19,20 +19,17 @@ _LANGUAGE_CHOICES = {
 
 
 async def help_command(update: Update, context: Context) -> None:
-    contact = current_contact(context, update)
-    assert contact is not None
+    contact = context.known_contact
     await send(update, context, views.help_text(Role(contact.role), contact.language))
 
 
 async def lang(update: Update, context: Context) -> None:
-    contact = current_contact(context, update)
-    assert contact is not None
+    contact = context.known_contact
     choice = _LANGUAGE_CHOICES.get((context.args or [""])[0].lower())
     if choice is None:
         await send(update, context, views.language_usage(contact.language))
         return
-    rt = runtime(context)
-    with rt.update_transaction(update.update_id) as session:
+    with context.runtime.update_transaction(update.update_id) as session:
         if session is None:
             return
         row = session.get(Contact, contact.id)
@@ -43,9 +40,7 @@ async def lang(update: Update, context: Context) -> None:
 
 
 async def unknown_command(update: Update, context: Context) -> None:
-    contact = current_contact(context, update)
-    assert contact is not None
-    await send(update, context, views.unknown_command(contact.language))
+    await send(update, context, views.unknown_command(context.language))
 
 
 HANDLERS = [CommandHandler("help", help_command), CommandHandler("lang", lang)]

@@ -6,18 +6,17 @@ from telegram import Update
 from telegram.ext import CommandHandler
 
 from bot import views
-from handlers.common import Context, current_contact, runtime, send
+from handlers.common import Context, send
 from models.tables import Role
 from services.status import office_status
 
 
 async def status(update: Update, context: Context) -> None:
-    contact = current_contact(context, update)
-    assert contact is not None
+    contact = context.known_contact
     if contact.role not in (Role.COORDINATOR, Role.ADMIN):
         await send(update, context, views.coordinators_only(contact.language))
         return
-    with runtime(context).reading() as session:
+    with context.runtime.reading() as session:
         rounds = office_status(session, office_id=contact.office_id)
     await send(update, context, views.status_message(rounds, contact.language))
 

@@ -15,7 +15,7 @@ from enum import StrEnum
 from sqlmodel import Session, select
 
 from models.crud import get_contact
-from models.tables import Contact, Invite, Office, Role, Unit
+from models.tables import Contact, ConversationState, Invite, Office, Role, Unit
 
 CODE_BYTES = 18  # 24 url-safe characters; Telegram allows up to 64 in a start payload
 
@@ -105,6 +105,11 @@ def redeem_invite(
 
     contact = get_contact(session, telegram_user_id=telegram_user_id)
     rebound = contact is not None
+    if contact is not None:
+        # A draft belongs to the old binding; it must not be submitted for the new unit.
+        state = session.get(ConversationState, contact.id)
+        if state is not None:
+            session.delete(state)
     if contact is None:
         contact = Contact(
             telegram_user_id=telegram_user_id,

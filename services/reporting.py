@@ -280,8 +280,12 @@ def _open_rounds_for(session: Session, contact: Contact) -> list[Round]:
     )
 
 
-def _reporter(contact: Contact) -> bool:
-    return contact.unit_id is not None
+def _reporter(session: Session, contact: Contact) -> bool:
+    """A contact of an active unit (a unit removed from the config reports no more)."""
+    if contact.unit_id is None:
+        return False
+    unit = session.get(Unit, contact.unit_id)
+    return unit is not None and unit.active
 
 
 # ---------------------------------------------------------------- entry points
@@ -290,7 +294,7 @@ def start(
 ) -> list[Screen]:
     """Begin, resume or reopen filling ``round_id`` (None: the most urgent open round)."""
     now = now or utcnow()
-    if not _reporter(contact):
+    if not _reporter(session, contact):
         return [Notice(NoticeKind.NOT_A_REPORTER)]
     round_ = _pick_round(session, contact, round_id)
     if round_ is None:
@@ -373,7 +377,7 @@ def answer_text(
 ) -> list[Screen]:
     """A text message from the reporter: the answer to the current question, if any."""
     now = now or utcnow()
-    if not _reporter(contact):
+    if not _reporter(session, contact):
         return [Notice(NoticeKind.NOT_A_REPORTER)]
     state = _state(session, contact)
     if state is None:
@@ -420,7 +424,7 @@ def press(
 ) -> list[Screen]:
     """An inline button of the conversation was pressed."""
     now = now or utcnow()
-    if not _reporter(contact):
+    if not _reporter(session, contact):
         return [Notice(NoticeKind.NOT_A_REPORTER)]
     if action is Action.START:
         return start(session, contact=contact, round_id=round_id, now=now)
@@ -593,6 +597,6 @@ def _submit(ctx: _Ctx, state: ConversationState, now: datetime) -> list[Screen]:
 def current(session: Session, *, contact: Contact) -> list[Screen]:
     """The screen the contact is on, to show again (nothing changes)."""
     state = _state(session, contact)
-    if state is None or not _reporter(contact):
+    if state is None or not _reporter(session, contact):
         return []
     return [_resume(session, contact, state)]

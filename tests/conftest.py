@@ -124,20 +124,7 @@ async def server() -> AsyncIterator[LocalBotApiServer]:
 async def harness(
     server: LocalBotApiServer, config: FigbotConfig, clock: Clock
 ) -> AsyncIterator[Harness]:
-    from tests.flow import Harness
+    from tests.flow import running_harness
 
-    pointed = config.model_copy(
-        update={
-            "telegram": config.telegram.model_copy(
-                update={"base_url": server.base_url, "base_file_url": server.base_file_url}
-            ),
-            "bot": config.bot.model_copy(update={"outbox_interval_seconds": 3600}),
-        }
-    )
-    harness = Harness(server, pointed, clock)
-    await harness.start_bot()
-    try:
+    async with running_harness(server, config, clock) as harness:
         yield harness
-    finally:
-        await harness.stop_bot()
-        harness.dispose()

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
 from telegram.ext import Application
 
 from bot.admin import new_invite, open_rounds
@@ -85,3 +88,26 @@ class Harness:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+@asynccontextmanager
+async def running_harness(
+    server: LocalBotApiServer, config: FigbotConfig, clock: Clock
+) -> AsyncIterator[Harness]:
+    """figbot running with ``config`` pointed at ``server``; the outbox is flushed by the tests
+    themselves (``Harness.open_round``) rather than by the periodic job."""
+    pointed = config.model_copy(
+        update={
+            "telegram": config.telegram.model_copy(
+                update={"base_url": server.base_url, "base_file_url": server.base_file_url}
+            ),
+            "bot": config.bot.model_copy(update={"outbox_interval_seconds": 3600}),
+        }
+    )
+    harness = Harness(server, pointed, clock)
+    await harness.start_bot()
+    try:
+        yield harness
+    finally:
+        await harness.stop_bot()
+        harness.dispose()

@@ -8,12 +8,14 @@ import logging
 import pytest
 from sqlmodel import select
 
+from bot.config import FigbotConfig
+from bot.fakeapi import LocalBotApiServer
 from bot.simulation import SimulatedUser
 from models.crud import submission_values
 from models.db import read_session
 from models.tables import Contact, ConversationState, Role, Submission, ValueRevision
-from tests.conftest import TEST_TOKEN
-from tests.flow import Harness
+from tests.conftest import TEST_TOKEN, Clock
+from tests.flow import Harness, running_harness
 
 ANSWERS = ["12", "5", "4宗", "２", "40", "3", "7", "300"]
 
@@ -247,3 +249,15 @@ async def test_the_token_never_reaches_the_log(
     await wang.send("12")
     assert caplog.records  # something was logged
     assert TEST_TOKEN not in caplog.text
+
+
+async def test_the_office_default_language_applies_to_newcomers(
+    server: LocalBotApiServer, config: FigbotConfig, clock: Clock
+) -> None:
+    english = config.model_copy(update={"bot": config.bot.model_copy(update={"language": "en"})})
+    async with running_harness(server, english, clock) as harness:
+        stranger = SimulatedUser(harness.server, 666, "Passer-by", language_code="zh-hans")
+        (reply,) = await stranger.send("hello")
+        assert reply.text.startswith("Hello! This bot collects figures")
+        wang = await harness.join(1001, "Wang", unit="jinhai")
+        assert wang.last.text.startswith("Welcome, Wang!")

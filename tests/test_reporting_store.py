@@ -287,3 +287,30 @@ def test_a_reporter_cannot_reach_another_offices_round(session: Session, clock: 
     )
     assert isinstance(notice, Notice) and notice.kind is NoticeKind.STALE_BUTTON
     assert session.exec(select(Submission)).all() == []
+
+
+def test_moving_to_another_unit_drops_the_old_draft(session: Session, clock: Clock) -> None:
+    wang = bind(session, user_id=1, name="王芳", unit="jinhai", now=clock())
+    opened = open_(session, "2026-11", now=clock())
+    start(session, contact=wang, round_id=opened.round_id, now=clock())
+    answer_text(session, contact=wang, text="12", now=clock())
+    moved = bind(session, user_id=1, name="王芳", unit="huguang", now=clock())
+    assert moved.id == wang.id
+    assert session.get(ConversationState, wang.id) is None
+    question = start(session, contact=moved, round_id=opened.round_id, now=clock())[-1]
+    assert isinstance(question, Question) and question.info.unit_name == "湖光社区"
+    assert question.position == 1
+
+
+def test_a_reporter_of_a_removed_unit_reports_no_more(session: Session, clock: Clock) -> None:
+    from models.crud import get_unit
+
+    wang = bind(session, user_id=1, name="王芳", unit="jinhai", now=clock())
+    opened = open_(session, "2026-11", now=clock())
+    unit = get_unit(session, code="jinhai")
+    assert unit is not None
+    unit.active = False
+    session.add(unit)
+    session.flush()
+    (notice,) = start(session, contact=wang, round_id=opened.round_id, now=clock())
+    assert isinstance(notice, Notice) and notice.kind is NoticeKind.NOT_A_REPORTER
