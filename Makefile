@@ -21,6 +21,7 @@ demo: install
 
 lint: install
 	$(BIN)/ruff check .
+	$(BIN)/mypy bot handlers services domain models scheduler
 
 test: install lint
 	$(BIN)/pytest

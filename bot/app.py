@@ -10,9 +10,16 @@ import asyncio
 import logging
 from collections.abc import Callable
 from datetime import datetime
+from typing import Any
 
 from telegram import BotCommand, Update
-from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, ContextTypes
+from telegram.ext import (
+    AIORateLimiter,
+    Application,
+    ApplicationBuilder,
+    BaseHandler,
+    ContextTypes,
+)
 
 from bot import views
 from bot.config import FigbotConfig
@@ -74,19 +81,21 @@ def build_application(
     )
 
     # Handler groups run in ascending order; a handler raising ApplicationHandlerStop ends the
-    # update. Within a group the first matching handler wins.
-    groups = [
+    # update. Within a group the first matching handler wins, so the most specific come first.
+    groups: list[tuple[int, list[BaseHandler[Any, Any, Any]]]] = [
         # -1: access control — private chats only; strangers get a polite refusal and no data.
-        (-1, access.HANDLERS),
-        # 0: features, most specific first.
+        (-1, [*access.HANDLERS]),
+        # 0: features.
         (
             0,
-            onboarding.HANDLERS  # /start <invite code>
-            + reporting.HANDLERS  # /report, REPORT:* buttons, typed answers, non-text input
-            + status.HANDLERS  # /status for coordinators
-            + settings.HANDLERS  # /help, /lang
-            + settings.FALLBACK,
-        ),  # any other /command
+            [
+                *onboarding.HANDLERS,  # /start <invite code>
+                *reporting.HANDLERS,  # /report, REPORT:* buttons, typed answers, non-text input
+                *status.HANDLERS,  # /status for coordinators
+                *settings.HANDLERS,  # /help, /lang
+                *settings.FALLBACK,  # any other /command
+            ],
+        ),
     ]
     for group, handlers in groups:
         for handler in handlers:

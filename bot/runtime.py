@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -33,8 +33,8 @@ class Runtime:
     def now(self) -> datetime:
         return self.clock()
 
-    def reading(self) -> Iterator[Session]:
-        return read_session(self.engine)  # type: ignore[return-value]
+    def reading(self) -> AbstractContextManager[Session]:
+        return read_session(self.engine)
 
     @contextmanager
     def update_transaction(self, update_id: int) -> Iterator[Session | None]:

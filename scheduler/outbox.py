@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import Engine, update
-from sqlmodel import select
+from sqlmodel import col, select
 from telegram import Bot, InlineKeyboardMarkup
 from telegram.constants import ParseMode
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter
@@ -38,7 +38,10 @@ def _claim(engine: Engine, item_id: int) -> bool:
     with write_session(engine) as session:
         result = session.exec(  # type: ignore[call-overload]
             update(OutboxMessage)
-            .where(OutboxMessage.id == item_id, OutboxMessage.status == OutboxStatus.QUEUED)
+            .where(
+                col(OutboxMessage.id) == item_id,
+                col(OutboxMessage.status) == OutboxStatus.QUEUED,
+            )
             .values(status=OutboxStatus.SENDING, attempts=OutboxMessage.attempts + 1)
         )
         return bool(result.rowcount)
@@ -74,7 +77,7 @@ def requeue_interrupted(engine: Engine) -> int:
     with write_session(engine) as session:
         result = session.exec(  # type: ignore[call-overload]
             update(OutboxMessage)
-            .where(OutboxMessage.status == OutboxStatus.SENDING)
+            .where(col(OutboxMessage.status) == OutboxStatus.SENDING)
             .values(status=OutboxStatus.QUEUED)
         )
         count = int(result.rowcount or 0)

@@ -445,7 +445,7 @@ def press(
         )
 
     if action in (Action.SAME, Action.ZERO):
-        if state.step != ConversationStep.ASK or key != state.indicator_key:
+        if state.step != ConversationStep.ASK or key is None or key != state.indicator_key:
             return [Notice(NoticeKind.STALE_BUTTON), _current_screen(ctx, state)]
         value = 0 if action is Action.ZERO else ctx.previous_value(key)
         if value is None:
