@@ -37,8 +37,13 @@ logger = logging.getLogger(__name__)
 
 
 def build_application(
-    config: FigbotConfig, *, clock: Callable[[], datetime] = utcnow
+    config: FigbotConfig,
+    *,
+    clock: Callable[[], datetime] = utcnow,
+    application_class: type[Application] = Application,  # type: ignore[type-arg]
 ) -> Application:  # type: ignore[type-arg]
+    """The Application for ``config``; ``clock`` and ``application_class`` are seams for the
+    demo and tests (a moved clock; an Application that reports when an update is handled)."""
     quiet_http_loggers()
     token = config.telegram.token.get_secret_value()
     if not token:
@@ -69,6 +74,7 @@ def build_application(
 
     application = (
         ApplicationBuilder()
+        .application_class(application_class)
         .token(token)
         .base_url(config.telegram.base_url)
         .base_file_url(config.telegram.base_file_url)

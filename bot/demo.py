@@ -23,7 +23,7 @@ from bot.config import load_config
 from bot.fakeapi import LocalBotApiServer, SentMessage
 from bot.logsetup import configure_logging
 from bot.runtime import RUNTIME_KEY, Runtime
-from bot.simulation import SimulatedUser
+from bot.simulation import SimulatedUser, TrackedApplication
 from domain.periods import Period, PeriodKind
 from models.crud import get_form, submission_values
 from models.db import read_session
@@ -103,7 +103,8 @@ async def run_demo(*, workdir: str, verbose: bool = False) -> int:
         t.title(f"figbot demo — {office.name}, database {folder / 'figbot.db'}")
         t.note(f"local Bot API server at {server.base_url.rsplit('/', 1)[0]} (no Telegram needed)")
 
-        application = build_application(config)
+        application = build_application(config, application_class=TrackedApplication)
+        assert isinstance(application, TrackedApplication)
         await start_polling_in_loop(application)
         runtime: Runtime = application.bot_data[RUNTIME_KEY]
         engine = runtime.engine
@@ -126,7 +127,7 @@ async def run_demo(*, workdir: str, verbose: bool = False) -> int:
                     now=utcnow(),
                 )
                 t.note(f"$ figbot invite --unit {unit}  →  {link.url}")
-                user = SimulatedUser(server, user_id, name)
+                user = SimulatedUser(server, user_id, name, wait_handled=application.wait_handled)
                 users.append(user)
                 await _say(t, user, f"/start {link.code}")
             coordinator_link = new_invite(
@@ -139,7 +140,7 @@ async def run_demo(*, workdir: str, verbose: bool = False) -> int:
                 now=utcnow(),
             )
             t.note(f"$ figbot invite --role coordinator --office {office.code}")
-            zhao = SimulatedUser(server, 2001, "赵主任")
+            zhao = SimulatedUser(server, 2001, "赵主任", wait_handled=application.wait_handled)
             await _say(t, zhao, f"/start {coordinator_link.code}")
 
             period = Period.containing(
@@ -151,7 +152,6 @@ async def run_demo(*, workdir: str, verbose: bool = False) -> int:
             ):
                 t.note(f"{office_name}: {opened.prompts_queued} prompts queued")
             await flush_outbox(application.bot, engine)
-            await server.wait_until_idle()
             for user in users:
                 t.note(f"{user.name} receives:")
                 t.bot([user.last])

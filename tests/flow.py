@@ -5,14 +5,12 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from telegram.ext import Application
-
 from bot.admin import new_invite, open_rounds
 from bot.app import build_application, start_polling_in_loop, stop_polling_in_loop
 from bot.config import FigbotConfig
 from bot.fakeapi import LocalBotApiServer
 from bot.runtime import RUNTIME_KEY, Runtime
-from bot.simulation import SimulatedUser
+from bot.simulation import SimulatedUser, TrackedApplication
 from models.db import make_engine
 from models.tables import Role
 from scheduler.outbox import flush_outbox
@@ -25,7 +23,7 @@ class Harness:
         self.server = server
         self.config = config
         self.clock = clock
-        self.app: Application | None = None  # type: ignore[type-arg]
+        self.app: TrackedApplication | None = None
         self.engine = make_engine(config.database.url)
 
     @property
@@ -34,9 +32,25 @@ class Harness:
         return self.app.bot_data[RUNTIME_KEY]  # type: ignore[no-any-return]
 
     async def start_bot(self) -> None:
-        app = build_application(self.config, clock=self.clock)
+        app = build_application(self.config, clock=self.clock, application_class=TrackedApplication)
         await start_polling_in_loop(app)
         self.app = app
+
+    async def wait_handled(self, update_id: int, times: int = 1) -> None:
+        """Wait until the running bot has completely handled ``update_id``."""
+        assert self.app is not None
+        await self.app.wait_handled(update_id, times)
+
+    def user(
+        self, user_id: int, first_name: str, *, language_code: str = "zh-hans"
+    ) -> SimulatedUser:
+        return SimulatedUser(
+            self.server,
+            user_id,
+            first_name,
+            wait_handled=self.wait_handled,
+            language_code=language_code,
+        )
 
     async def stop_bot(self) -> None:
         if self.app is None:
@@ -72,7 +86,7 @@ class Harness:
         office: str | None = None,
         language_code: str = "zh-hans",
     ) -> SimulatedUser:
-        user = SimulatedUser(self.server, user_id, first_name, language_code=language_code)
+        user = self.user(user_id, first_name, language_code=language_code)
         code = self.invite_code(unit=unit, role=role, office=office)
         await user.send(f"/start {code}")
         return user
@@ -83,7 +97,6 @@ class Harness:
         )
         assert self.app is not None
         await flush_outbox(self.app.bot, self.engine)
-        await self.server.wait_until_idle()
         return opened
 
     def dispose(self) -> None:

@@ -14,7 +14,6 @@ import pytest
 
 from bot.cli import main
 from bot.fakeapi import LocalBotApiServer
-from bot.simulation import SimulatedUser
 from domain.periods import Period, PeriodKind
 from tests.conftest import EXAMPLE_CONFIG, TEST_TOKEN
 
@@ -82,7 +81,7 @@ async def test_an_admin_invites_opens_a_round_and_runs_the_bot(
         stderr=asyncio.subprocess.PIPE,
     )
     try:
-        wang = SimulatedUser(server, 1001, "王芳")
+        server.add_user(1001, "王芳")
         await server.send_text(1001, f"/start {match[1]}")
         greeting = await server.wait_for_message(1001, timeout=60)
         assert "金海社区" in greeting.text
@@ -97,10 +96,10 @@ async def test_an_admin_invites_opens_a_round_and_runs_the_bot(
             1001, predicate=lambda m: "开始填报" in m.button_texts(), timeout=30
         )
         assert f"{period.year}年{period.index}月" in prompt.text
-        (question,) = await wang.press("开始填报")
+        await server.press_button_by_text(1001, prompt.message_id, "开始填报")
+        question = await server.wait_for_message(1001, since=server.message_count(1001))
         assert question.text.startswith("（1/8）")
-        await server.wait_until_idle()
-        prompts = [m for m in wang.chat if "开始填报" in m.button_texts()]
+        prompts = [m for m in server.messages(1001) if "开始填报" in m.button_texts()]
         assert len(prompts) == 1
     finally:
         bot.send_signal(signal.SIGINT)

@@ -26,11 +26,11 @@ async def answer_all(user: SimulatedUser, answers: list[str] = ANSWERS) -> None:
 
 
 async def test_invite_binds_and_greets_by_unit_name(harness: Harness) -> None:
-    wang = SimulatedUser(harness.server, 1001, "王芳")
+    wang = harness.user(1001, "王芳")
     code = harness.invite_code(unit="jinhai")
     (greeting,) = await wang.send(f"/start {code}")
     assert "欢迎你，王芳" in greeting.text and "金海社区" in greeting.text
-    li = SimulatedUser(harness.server, 1002, "李强")
+    li = harness.user(1002, "李强")
     (refusal,) = await li.send(f"/start {code}")
     assert "已被使用" in refusal.text
     (refusal,) = await li.send("/start not-a-code")
@@ -42,7 +42,7 @@ async def test_invite_binds_and_greets_by_unit_name(harness: Harness) -> None:
 async def test_expired_invite_is_refused(harness: Harness) -> None:
     code = harness.invite_code(unit="jinhai")
     harness.clock.advance(days=8)
-    user = SimulatedUser(harness.server, 1001, "王芳")
+    user = harness.user(1001, "王芳")
     (refusal,) = await user.send(f"/start {code}")
     assert "已过期" in refusal.text
 
@@ -50,7 +50,7 @@ async def test_expired_invite_is_refused(harness: Harness) -> None:
 async def test_a_stranger_gets_a_polite_message_and_no_data(harness: Harness) -> None:
     await harness.join(1001, "王芳", unit="jinhai")
     await harness.open_round("2026-11")
-    stranger = SimulatedUser(harness.server, 666, "路人")
+    stranger = harness.user(666, "路人")
     for text in ["15", "/status", "/report", "/start"]:
         (reply,) = await stranger.send(text)
         assert "请使用街道发给你的邀请链接" in reply.text
@@ -154,9 +154,9 @@ async def test_a_repeated_update_has_effect_once(harness: Harness) -> None:
     await wang.press("开始填报")
     since = harness.server.message_count(1001)
     update_id = await harness.server.send_text(1001, "12")
-    await harness.server.wait_for_message(1001, since=since)
+    await harness.wait_handled(update_id)
     harness.server.redeliver(update_id)
-    await harness.server.wait_until_idle()
+    await harness.wait_handled(update_id, times=2)
     assert harness.server.message_count(1001) == since + 1  # one reply, not two
     (question,) = await wang.send("5")
     assert question.text.startswith("（3/8）")
@@ -256,7 +256,7 @@ async def test_the_office_default_language_applies_to_newcomers(
 ) -> None:
     english = config.model_copy(update={"bot": config.bot.model_copy(update={"language": "en"})})
     async with running_harness(server, english, clock) as harness:
-        stranger = SimulatedUser(harness.server, 666, "Passer-by", language_code="zh-hans")
+        stranger = harness.user(666, "Passer-by", language_code="zh-hans")
         (reply,) = await stranger.send("hello")
         assert reply.text.startswith("Hello! This bot collects figures")
         wang = await harness.join(1001, "Wang", unit="jinhai")
