@@ -9,15 +9,17 @@ from datetime import datetime, timedelta
 from sqlalchemy import Engine
 from sqlmodel import select
 from telegram import Bot
+from telegram.ext import AIORateLimiter, ExtBot
 from telegram.helpers import create_deep_linked_url
 
 from bot.config import FigbotConfig
-from bot.views import render_prompt
+from bot.views import RENDERERS, render_prompt
 from domain.periods import Period
 from models.crud import get_form, get_office, get_unit
 from models.db import write_session
-from models.tables import Office, Role
+from models.tables import Office, Role, SchedulerLease
 from scheduler.outbox import FlushResult, flush_outbox
+from services.lease import SCHEDULER_LEASE
 from services.onboarding import create_invite
 from services.rounds import OpenedRound, open_round
 
@@ -99,6 +101,7 @@ def new_invite(
 
 def open_rounds(
     engine: Engine,
+    config: FigbotConfig,
     *,
     form_key: str,
     period_text: str,
@@ -112,6 +115,7 @@ def open_rounds(
         form = get_form(session, key=form_key)
         if form is None or not form.active:
             raise AdminError(f"unknown form {form_key!r} (see [[forms]] in the config)")
+        schedule = config.form(form_key).as_schedule()
         offices = list(session.exec(select(Office).where(Office.active == True)).all())  # noqa: E712
         if office_code is not None:
             offices = [o for o in offices if o.code == office_code]
@@ -126,6 +130,7 @@ def open_rounds(
                         form=form,
                         office=office,
                         period=period,
+                        schedule=schedule,
                         now=now,
                         render_prompt=render_prompt,
                     ),
@@ -134,7 +139,22 @@ def open_rounds(
     return opened
 
 
+def scheduler_holder(engine: Engine, now: datetime) -> str | None:
+    """The running figbot that holds the scheduler lease, if any."""
+    with write_session(engine) as session:
+        lease = session.get(SchedulerLease, SCHEDULER_LEASE)
+        if lease is None or lease.expires_at <= now:
+            return None
+        return lease.holder
+
+
 async def deliver(config: FigbotConfig, engine: Engine) -> FlushResult:
-    """Send what is queued in the outbox now (what fails stays queued for the running bot)."""
-    async with make_bot(config) as bot:
-        return await flush_outbox(bot, engine)
+    """Send what is queued in the outbox now, at Telegram's pace (what fails stays queued)."""
+    bot = ExtBot(
+        config.telegram.token.get_secret_value(),
+        base_url=config.telegram.base_url,
+        base_file_url=config.telegram.base_file_url,
+        rate_limiter=AIORateLimiter(max_retries=0),
+    )
+    async with bot:
+        return await flush_outbox(bot, engine, renderers=RENDERERS)

@@ -25,12 +25,13 @@ from bot import views
 from bot.config import FigbotConfig
 from bot.i18n import translator
 from bot.logsetup import quiet_http_loggers
-from bot.runtime import RUNTIME_KEY, Runtime
-from handlers import access, onboarding, reporting, settings, status
+from bot.runtime import RUNTIME_KEY, SCHEDULER_KEY, Runtime
+from handlers import access, chasing, onboarding, reporting, settings, status
 from handlers.common import Context, send
 from models.db import make_engine, upgrade, write_session
 from models.types import utcnow
-from scheduler.outbox import OUTBOX_JOB, flush_outbox, requeue_interrupted
+from scheduler.outbox import requeue_interrupted
+from scheduler.runner import SchedulerRunner
 from services.catalog import sync_config
 
 logger = logging.getLogger(__name__)
@@ -56,18 +57,19 @@ def build_application(
         with write_session(engine) as session:
             sync_config(session, config=config)
         requeue_interrupted(engine)
-        application.bot_data[RUNTIME_KEY] = Runtime(config=config, engine=engine, clock=clock)
+        runtime = Runtime(config=config, engine=engine, clock=clock)
+        application.bot_data[RUNTIME_KEY] = runtime
         await _set_commands(application)
-        assert application.job_queue is not None
-        application.job_queue.run_repeating(
-            _flush_outbox_job,
-            interval=config.bot.outbox_interval_seconds,
-            first=0,
-            name=OUTBOX_JOB,
-            job_kwargs={"misfire_grace_time": None, "coalesce": True, "max_instances": 1},
+        runner = SchedulerRunner(
+            runtime, render_prompt=views.render_prompt, renderers=views.RENDERERS
         )
+        application.bot_data[SCHEDULER_KEY] = runner
+        runner.install(application)
 
     async def post_shutdown(application: Application) -> None:  # type: ignore[type-arg]
+        runner: SchedulerRunner | None = application.bot_data.pop(SCHEDULER_KEY, None)
+        if runner is not None:
+            runner.release()
         runtime: Runtime | None = application.bot_data.pop(RUNTIME_KEY, None)
         if runtime is not None:
             runtime.engine.dispose()
@@ -79,7 +81,9 @@ def build_application(
         .base_url(config.telegram.base_url)
         .base_file_url(config.telegram.base_file_url)
         .context_types(ContextTypes(context=Context))
-        .rate_limiter(AIORateLimiter(max_retries=2))
+        # No automatic retries: the outbox reschedules flood-controlled messages itself, and
+        # replies ask for retries explicitly (handlers.common.send).
+        .rate_limiter(AIORateLimiter(max_retries=0))
         .concurrent_updates(False)  # one update at a time: per-user order matters
         .post_init(post_init)
         .post_shutdown(post_shutdown)
@@ -98,6 +102,7 @@ def build_application(
                 *onboarding.HANDLERS,  # /start <invite code>
                 *reporting.HANDLERS,  # /report, REPORT:* buttons, typed answers, non-text input
                 *status.HANDLERS,  # /status for coordinators
+                *chasing.HANDLERS,  # /remind, /reopen, /lock for coordinators
                 *settings.HANDLERS,  # /help, /lang
                 *settings.FALLBACK,  # any other /command
             ],
@@ -114,13 +119,6 @@ async def _set_commands(application: Application) -> None:  # type: ignore[type-
     for language, telegram_code in (("zh-Hans", None), ("en", "en")):
         commands = [BotCommand(name, text) for name, text in views.bot_commands(language)]
         await application.bot.set_my_commands(commands, language_code=telegram_code)
-
-
-async def _flush_outbox_job(context: ContextTypes.DEFAULT_TYPE) -> None:
-    runtime: Runtime = context.application.bot_data[RUNTIME_KEY]
-    result = await flush_outbox(context.bot, runtime.engine)
-    if result.sent or result.failed or result.blocked:
-        logger.info("outbox: %s", result)
 
 
 async def _on_error(update: object, context: Context) -> None:  # type: ignore[override]

@@ -7,18 +7,28 @@ import asyncio
 import logging
 import sys
 from collections.abc import Sequence
+from zoneinfo import ZoneInfo
 
 from telegram import Update
 
-from bot.admin import AdminError, bot_username, deliver, new_invite, open_rounds
+from bot.admin import (
+    AdminError,
+    bot_username,
+    deliver,
+    new_invite,
+    open_rounds,
+    scheduler_holder,
+)
 from bot.config import ConfigError, FigbotConfig, load_config
 from bot.logsetup import configure_logging
 from domain.periods import PeriodError
+from domain.schedule import EventKind
 from models.db import make_engine, upgrade, write_session
 from models.tables import Role
 from models.types import utcnow
 from services.catalog import sync_config
 from services.rounds import RoundError
+from services.scheduling import calendar
 
 logger = logging.getLogger(__name__)
 
@@ -75,6 +85,7 @@ def cmd_open_round(config: FigbotConfig, args: argparse.Namespace) -> int:
     try:
         opened = open_rounds(
             engine,
+            config,
             form_key=args.form,
             period_text=args.period,
             office_code=args.office,
@@ -86,6 +97,10 @@ def cmd_open_round(config: FigbotConfig, args: argparse.Namespace) -> int:
                 f"{office_name}: round {args.form} {args.period} {state}; "
                 f"{result.prompts_queued} new prompt(s) queued"
             )
+        holder = scheduler_holder(engine, utcnow())
+        if holder is not None:
+            print(f"the running figbot ({holder}) sends the queued prompts")
+            return 0
         try:
             sent = asyncio.run(deliver(config, engine))
             print(
@@ -99,6 +114,30 @@ def cmd_open_round(config: FigbotConfig, args: argparse.Namespace) -> int:
             )
     finally:
         engine.dispose()
+    return 0
+
+
+def cmd_schedule(config: FigbotConfig, args: argparse.Namespace) -> int:
+    """Print the coming events so an admin can check the calendar before going live."""
+    entries = calendar(config, now=utcnow(), periods=args.periods)
+    if not entries:
+        print("no form has a [forms.schedule]: rounds are opened by hand (figbot open-round)")
+        return 0
+    what = {
+        EventKind.OPEN: "round opens, reporters prompted",
+        EventKind.REMINDER: "reminder to units not submitted ({label} before the deadline)",
+        EventKind.DIGEST: "digest to coordinators ({label} before the deadline)",
+        EventKind.DEADLINE: "deadline",
+        EventKind.LOCK: "figures locked",
+    }
+    for entry in entries:
+        local = entry.at.astimezone(ZoneInfo(entry.timezone))
+        label = what[entry.kind].format(label=entry.label)
+        if entry.kind is EventKind.DIGEST and entry.label == "0":
+            label = "digest to coordinators (at the deadline)"
+        print(
+            f"{local:%Y-%m-%d %a %H:%M}  {entry.office}  {entry.form} {entry.period.code}: {label}"
+        )
     return 0
 
 
@@ -144,6 +183,10 @@ def _parser() -> argparse.ArgumentParser:
     open_round.add_argument("--period", required=True, help="e.g. 2026-10, 2026Q3 or 2026")
     open_round.add_argument("--office", help="only this office (default: all)")
     open_round.set_defaults(func=cmd_open_round)
+
+    schedule = sub.add_parser("schedule", help="print the coming scheduled events")
+    schedule.add_argument("--periods", type=int, default=3, help="rounds per form (default 3)")
+    schedule.set_defaults(func=cmd_schedule)
 
     db = sub.add_parser("db", help="database schema")
     db_sub = db.add_subparsers(dest="db_command", required=True)

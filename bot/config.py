@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from apscheduler.triggers.cron import CronTrigger
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -24,6 +25,7 @@ from pydantic import (
 )
 
 from domain.periods import PeriodKind
+from domain.schedule import Offset, OpenFor, Schedule, ScheduleError
 
 CONFIG_ENV = "FIGBOT_CONFIG"
 TOKEN_ENV = "FIGBOT_TELEGRAM_TOKEN"
@@ -104,6 +106,40 @@ class IndicatorConfig(_Section):
     help: str | None = None
 
 
+def _offset(value: str) -> str:
+    try:
+        Offset.parse(value)
+    except ScheduleError as exc:
+        raise ValueError(str(exc)) from None
+    return value
+
+
+class ScheduleConfig(_Section):
+    """When rounds open by themselves and whom figbot chases before the deadline."""
+
+    open: str = Field(description="cron: minute hour day month weekday, office time zone")
+    open_for: OpenFor = OpenFor.CURRENT
+    reminders: list[str] = Field(default_factory=list)
+    digests: list[str] = Field(default_factory=list)
+
+    @field_validator("open")
+    @classmethod
+    def _cron(cls, value: str) -> str:
+        try:
+            CronTrigger.from_crontab(value)
+        except ValueError as exc:
+            raise ValueError(
+                f"not a cron expression ({exc}); expected 5 fields: "
+                "minute hour day month weekday, e.g. '0 9 25 * *'"
+            ) from None
+        return value
+
+    @field_validator("reminders", "digests")
+    @classmethod
+    def _offsets(cls, values: list[str]) -> list[str]:
+        return [_offset(value) for value in values]
+
+
 class FormConfig(_Section):
     key: Key
     name: str = Field(min_length=1)
@@ -111,6 +147,9 @@ class FormConfig(_Section):
     indicators: list[str] = Field(min_length=1)
     deadline_days: int = Field(default=3, ge=0, le=90, description="days after the period's end")
     deadline_time: str = "18:00"
+    working_days: bool = False
+    lock_after: str = "3d"
+    schedule: ScheduleConfig | None = None
 
     @field_validator("deadline_time")
     @classmethod
@@ -119,11 +158,38 @@ class FormConfig(_Section):
             raise ValueError("must be HH:MM, e.g. 18:00")
         return value
 
+    @field_validator("lock_after")
+    @classmethod
+    def _grace(cls, value: str) -> str:
+        return _offset(value)
+
+    def as_schedule(self) -> Schedule:
+        """The domain schedule (without a cron for a form that is only opened by hand)."""
+        spec = self.schedule
+        return Schedule(
+            period_kind=self.period,
+            open_cron=spec.open if spec else None,
+            open_for=spec.open_for if spec else OpenFor.CURRENT,
+            deadline_days=self.deadline_days,
+            deadline_time=self.deadline_time,
+            reminders=tuple(Offset.parse(v) for v in (spec.reminders if spec else [])),
+            digests=tuple(Offset.parse(v) for v in (spec.digests if spec else [])),
+            lock_after=Offset.parse(self.lock_after),
+            working_days=self.working_days,
+        )
+
+
+class SchedulerConfig(_Section):
+    enabled: bool = True
+    lease_seconds: int = Field(default=60, ge=5, le=3600)
+    remind_cooldown_minutes: int = Field(default=60, ge=0)
+
 
 class FigbotConfig(_Section):
     telegram: TelegramConfig = TelegramConfig()
     database: DatabaseConfig = DatabaseConfig()
     bot: BotConfig = BotConfig()
+    scheduler: SchedulerConfig = SchedulerConfig()
     offices: list[OfficeConfig] = Field(min_length=1)
     indicators: list[IndicatorConfig] = Field(min_length=1)
     forms: list[FormConfig] = Field(min_length=1)

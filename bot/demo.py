@@ -22,14 +22,14 @@ from bot.app import build_application, start_polling_in_loop, stop_polling_in_lo
 from bot.config import load_config
 from bot.fakeapi import LocalBotApiServer, SentMessage
 from bot.logsetup import configure_logging
-from bot.runtime import RUNTIME_KEY, Runtime
+from bot.runtime import RUNTIME_KEY, SCHEDULER_KEY, Runtime
 from bot.simulation import SimulatedUser, TrackedApplication
 from domain.periods import Period, PeriodKind
 from models.crud import get_form, submission_values
 from models.db import read_session
 from models.tables import Contact, Indicator, Role, Round, Submission, Unit
 from models.types import utcnow
-from scheduler.outbox import flush_outbox
+from scheduler.runner import SchedulerRunner
 
 EXAMPLE_CONFIG = Path(__file__).resolve().parents[1] / "config.example.toml"
 DEMO_TOKEN = "123456:local-demo-token"
@@ -106,6 +106,8 @@ async def run_demo(*, workdir: str, verbose: bool = False) -> int:
         application = build_application(config, application_class=TrackedApplication)
         assert isinstance(application, TrackedApplication)
         await start_polling_in_loop(application)
+        runner: SchedulerRunner = application.bot_data[SCHEDULER_KEY]
+        await runner.tick(application.bot)  # the start-up catch-up, before anyone joins
         runtime: Runtime = application.bot_data[RUNTIME_KEY]
         engine = runtime.engine
         try:
@@ -148,10 +150,15 @@ async def run_demo(*, workdir: str, verbose: bool = False) -> int:
             )
             t.title(f"2. A round opens: figbot open-round --form monthly --period {period.code}")
             for office_name, opened in open_rounds(
-                engine, form_key="monthly", period_text=period.code, office_code=None, now=utcnow()
+                engine,
+                config,
+                form_key="monthly",
+                period_text=period.code,
+                office_code=None,
+                now=utcnow(),
             ):
                 t.note(f"{office_name}: {opened.prompts_queued} prompts queued")
-            await flush_outbox(application.bot, engine)
+            await runner.flush(application.bot)
             for user in users:
                 t.note(f"{user.name} receives:")
                 t.bot([user.last])

@@ -24,6 +24,13 @@ production.  Deliberate differences from the real server:
   raw text).
 * Only private chats exist (chat id == user id).
 
+Flood control is off by default.  :meth:`LocalBotApiServer.set_rate_limit` turns on
+Telegram-like limits for the message-sending methods (an overall token bucket and a
+minimum interval per chat); refused calls get the real 429 "Too Many Requests: retry
+after N" response and have no effect.  Pass ``clock=`` to drive the limiter from a fake
+clock in tests.  :attr:`LocalBotApiServer.stats` counts accepted sends, 429s from flood
+control and injected faults (for benchmarks).
+
 All driver methods must be used from the event loop that runs the server.
 """
 
@@ -37,6 +44,7 @@ import inspect
 import itertools
 import json
 import logging
+import math
 import mimetypes
 import re
 import struct
@@ -56,6 +64,7 @@ __all__ = [
     "HtmlParseError",
     "LocalBotApiServer",
     "SentMessage",
+    "ServerStats",
     "StoredFile",
     "UploadedFile",
     "parse_html",
@@ -70,6 +79,22 @@ MAX_TEXT_LENGTH = 4096
 MAX_CAPTION_LENGTH = 1024
 MAX_CALLBACK_DATA_BYTES = 64
 IDLE_QUIET_SECONDS = 0.2
+
+# Methods subject to flood control (lower-case, like the method table keys).
+# copyMessage/forwardMessage are not implemented by this server.
+RATE_LIMITED_METHODS = frozenset(
+    {
+        "sendmessage",
+        "senddocument",
+        "sendphoto",
+        "editmessagetext",
+        "editmessagereplymarkup",
+        "editmessagecaption",
+    }
+)
+# Methods whose accepted calls count as "sent" in ServerStats.
+SEND_METHODS = frozenset({"sendMessage", "sendDocument", "sendPhoto"})
+_CLOCK_EPSILON = 1e-9
 
 ERR_TEXT_EMPTY = "Bad Request: message text is empty"
 ERR_TEXT_TOO_LONG = "Bad Request: message is too long"
@@ -524,6 +549,105 @@ class _Fault:
     remaining: int
 
 
+@dataclass
+class ServerStats:
+    """Counters for benchmarks; see :attr:`LocalBotApiServer.stats`."""
+
+    sent: int = 0  # messages accepted by sendMessage/sendDocument/sendPhoto
+    rate_limited: int = 0  # 429s returned by flood control (not by fail_next/fault_hook)
+    faults: int = 0  # responses produced by fail_next or fault_hook
+    sent_by_method: dict[str, int] = field(default_factory=dict)
+
+
+class _RateLimiter:
+    """Overall token bucket (burst = rate) plus a minimum interval between messages per chat."""
+
+    def __init__(
+        self,
+        clock: Callable[[], float],
+        overall_per_second: float | None,
+        per_chat_per_second: float | None,
+        retry_after: int | None,
+    ) -> None:
+        for name, rate in (
+            ("overall_per_second", overall_per_second),
+            ("per_chat_per_second", per_chat_per_second),
+        ):
+            if rate is not None and not rate > 0:
+                raise ValueError(f"{name} must be positive or None, not {rate!r}")
+        if retry_after is not None and retry_after < 1:
+            raise ValueError(f"retry_after must be >= 1 or None, not {retry_after!r}")
+        self._clock = clock
+        self.overall_rate = overall_per_second
+        self.per_chat_rate = per_chat_per_second
+        self.retry_after = retry_after
+        self._capacity = max(overall_per_second or 0.0, 1.0)
+        self._tokens = self._capacity
+        self._refilled_at = clock()
+        self._last_by_chat: dict[Any, float] = {}
+
+    @property
+    def enabled(self) -> bool:
+        return self.overall_rate is not None or self.per_chat_rate is not None
+
+    def _refill(self, now: float) -> None:
+        if self.overall_rate is None:
+            return
+        elapsed = max(now - self._refilled_at, 0.0)
+        self._tokens = min(self._capacity, self._tokens + elapsed * self.overall_rate)
+        self._refilled_at = now
+
+    def acquire(self, chat_key: Any) -> tuple[int | None, Callable[[], None]]:
+        """Take a slot for a message to ``chat_key`` (None: no per-chat limit).
+
+        Returns ``(retry_after, release)``: ``retry_after`` is None when the message
+        is allowed (call ``release`` to give the slot back if the call then fails),
+        else the whole seconds to report in the 429 and nothing was taken.
+        """
+        now = self._clock()
+        self._refill(now)
+        wait = 0.0
+        if self.overall_rate is not None and self._tokens < 1.0 - _CLOCK_EPSILON:
+            wait = (1.0 - self._tokens) / self.overall_rate
+        previous = self._last_by_chat.get(chat_key) if chat_key is not None else None
+        if self.per_chat_rate is not None and previous is not None:
+            wait = max(wait, previous + 1.0 / self.per_chat_rate - now)
+        if wait > _CLOCK_EPSILON:
+            if self.retry_after is not None:
+                return self.retry_after, _noop
+            return max(1, math.ceil(wait - _CLOCK_EPSILON)), _noop
+        if self.overall_rate is not None:
+            self._tokens -= 1.0
+        if self.per_chat_rate is not None and chat_key is not None:
+            self._last_by_chat[chat_key] = now
+
+        def release() -> None:
+            if self.overall_rate is not None:
+                self._tokens = min(self._capacity, self._tokens + 1.0)
+            if chat_key is None or self._last_by_chat.get(chat_key) != now:
+                return  # no per-chat limit, or a later message to the chat took over
+            if previous is None:
+                self._last_by_chat.pop(chat_key, None)
+            else:
+                self._last_by_chat[chat_key] = previous
+
+        return None, release
+
+
+def _noop() -> None:
+    return None
+
+
+def _chat_key(params: Params) -> Any:
+    raw = params.get("chat_id")
+    if raw is None or raw == "" or isinstance(raw, UploadedFile):
+        return None
+    try:
+        return int(raw)
+    except (TypeError, ValueError):
+        return str(raw)
+
+
 class _Signal:
     """Broadcast wake-up usable from sync code: waiters sleep until notify() or timeout."""
 
@@ -614,7 +738,9 @@ class LocalBotApiServer:
         token: str = DEFAULT_TOKEN,
         username: str = "figbot_local_bot",
         first_name: str = "figbot",
+        clock: Callable[[], float] | None = None,
     ) -> None:
+        """``clock`` (default :func:`time.monotonic`) is used only by the rate limiter."""
         self.host = host
         self.port = port
         self.token = token
@@ -634,7 +760,10 @@ class LocalBotApiServer:
         self.webhook_url = ""
         self.allowed_updates: list[str] | None = None
         self.confirmed_offset = 0
+        self.stats = ServerStats()
 
+        self._clock: Callable[[], float] = clock or time.monotonic
+        self._rate_limiter: _RateLimiter | None = None
         self._users: dict[int, _UserState] = {}
         self._chats: dict[int, _ChatState] = {}
         self._issued: dict[int, dict[str, Any]] = {}
@@ -753,6 +882,33 @@ class LocalBotApiServer:
             _Fault(code=code, description=description, retry_after=retry_after, remaining=times)
         )
 
+    def set_rate_limit(
+        self,
+        *,
+        overall_per_second: float | None = None,
+        per_chat_per_second: float | None = None,
+        retry_after: int | None = None,
+    ) -> None:
+        """Enable Telegram-like flood control for the message-sending methods.
+
+        ``overall_per_second`` limits all such calls together (token bucket whose
+        burst equals the rate); ``per_chat_per_second`` enforces a minimum interval of
+        ``1 / per_chat_per_second`` seconds between two messages to the same chat.
+        ``None`` disables a limit (both None: flood control off, the default).
+        Refused calls get HTTP 429 "Too Many Requests: retry after N" with
+        ``parameters.retry_after = N``: ``retry_after`` if given, else the whole
+        seconds (at least 1) until the call would have been allowed.  Refused calls
+        have no effect; calls that fail for another reason (400, 403 ...) do not use
+        up the limit either.  fail_next/fault_hook run before the limiter.  Calling
+        this resets the limiter's state.
+        """
+        limiter = _RateLimiter(self._clock, overall_per_second, per_chat_per_second, retry_after)
+        self._rate_limiter = limiter if limiter.enabled else None
+
+    def sent_message_count(self) -> int:
+        """Messages the bot has sent, over all chats (deleted ones included)."""
+        return sum(len(chat.sent) for chat in self._chats.values())
+
     def _take_fault(self, method: str) -> web.Response | None:
         faults = self._faults.get(method)
         if not faults:
@@ -785,17 +941,31 @@ class LocalBotApiServer:
         if not polling:
             self._inflight += 1
             self._touch()
+        release = _noop  # gives a flood-control slot back unless the call succeeds
+        succeeded = False
         try:
             injected = self._take_fault(name.lower())
             if injected is not None:
+                self.stats.faults += 1
                 return injected
             if self.fault_hook is not None:
                 hooked = self.fault_hook(name.lower(), params)
                 if inspect.isawaitable(hooked):
                     hooked = await hooked
                 if hooked is not None:
+                    self.stats.faults += 1
                     return hooked
+            limiter = self._rate_limiter
+            if limiter is not None and name.lower() in RATE_LIMITED_METHODS:
+                retry_after, release = limiter.acquire(_chat_key(params))
+                if retry_after is not None:
+                    self.stats.rate_limited += 1
+                    logger.debug("Bot API call %s refused by flood control", name)
+                    return self.error_response(
+                        429, f"Too Many Requests: retry after {retry_after}", retry_after
+                    )
             result = await handler(params)
+            succeeded = True
         except ApiError as exc:
             logger.debug("Bot API call %s failed: %s", name, exc.description)
             return exc.to_response()
@@ -803,9 +973,14 @@ class LocalBotApiServer:
             logger.exception("Local Bot API server failed handling %s", name)
             return self.error_response(500, "Internal Server Error")
         finally:
+            if not succeeded:
+                release()
             if not polling:
                 self._inflight -= 1
                 self._touch()
+        if name in SEND_METHODS:
+            self.stats.sent += 1
+            self.stats.sent_by_method[name] = self.stats.sent_by_method.get(name, 0) + 1
         return web.json_response({"ok": True, "result": result})
 
     async def _read_params(self, request: web.Request) -> Params:

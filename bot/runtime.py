@@ -22,6 +22,7 @@ from models.types import utcnow
 logger = logging.getLogger(__name__)
 
 RUNTIME_KEY = "figbot.runtime"
+SCHEDULER_KEY = "figbot.scheduler"
 
 
 @dataclass

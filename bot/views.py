@@ -16,7 +16,16 @@ from bot.i18n import fmt, translator
 from domain.numbers import RefusalReason
 from domain.periods import Period, PeriodKind
 from models.tables import Role
+from services.chasing import (
+    ContactLost,
+    Digest,
+    Reminder,
+    RemindResult,
+    Renderers,
+    Reopened,
+)
 from services.onboarding import Binding, InviteRefusal
+from services.overrides import OverrideDone, OverrideRefusal, OverrideRefused
 from services.reporting import (
     Action,
     ConfirmOverwrite,
@@ -60,6 +69,8 @@ class Outgoing:
 # ---------------------------------------------------------------- small pieces
 def period_label(period: Period, language: str) -> str:
     _ = translator(language)
+    if period.kind is PeriodKind.WEEK:
+        return fmt(_("week {week} of {year}"), year=period.year, week=period.index)
     if period.kind is PeriodKind.MONTH:
         return fmt(_("{month}/{year}"), year=period.year, month=period.index)
     if period.kind is PeriodKind.QUARTER:
@@ -475,11 +486,23 @@ def _notice(notice: Notice, language: str) -> Outgoing:
         assert notice.reason is not None and notice.item is not None
         return Outgoing(_bad_number(notice.reason, notice.item, language))
     if kind is NoticeKind.LOCKED:
+        names = notice.extra.get("coordinators")
+        if names:
+            return Outgoing(
+                fmt(
+                    _(
+                        "{title} is locked: the figures can no longer be changed here. "
+                        "To correct one, please ask the coordinator: {names}."
+                    ),
+                    title=title,
+                    names=names,
+                )
+            )
         return Outgoing(
             fmt(
                 _(
-                    "The deadline for {title} has passed, so it can no longer be changed. "
-                    "To correct a figure, please contact the street office coordinator."
+                    "{title} is locked: the figures can no longer be changed here. "
+                    "To correct one, please ask the street office."
                 ),
                 title=title,
             )
@@ -546,3 +569,209 @@ def status_message(views: list[RoundStatusView], language: str) -> Outgoing:
                 lines.append(line)
         blocks.append("\n".join(lines))
     return Outgoing("\n\n".join(blocks))
+
+
+# ---------------------------------------------------------------- chasing
+def render_reminder(reminder: Reminder) -> tuple[str, dict[str, Any] | None]:
+    language = reminder.language
+    _ = translator(language)
+    ref = reminder.round
+    title = fmt(
+        _("{unit} · {form} · {period}"),
+        unit=reminder.unit_name,
+        form=ref.form_name,
+        period=period_label(ref.period, language),
+    )
+    deadline = local_time(ref.deadline, ref.timezone, language)
+    if reminder.answered is None:
+        text = fmt(
+            _("⏰ Reminder: <b>{title}</b> has not been submitted yet. Deadline: {deadline}."),
+            title=title,
+            deadline=deadline,
+        )
+        button = _("Start reporting")
+    else:
+        text = fmt(
+            _(
+                "⏰ Reminder: you are at {answered}/{total} in <b>{title}</b>. "
+                "Tap Continue to finish before {deadline}."
+            ),
+            answered=reminder.answered,
+            total=reminder.total,
+            title=title,
+            deadline=deadline,
+        )
+        button = _("Continue")
+    message = Outgoing(text, [[Button(button, _cb(Action.START, ref.round_id))]])
+    return message.text, message.reply_markup_json()
+
+
+def render_digest(digest: Digest) -> tuple[str, dict[str, Any] | None]:
+    language = digest.language
+    _ = translator(language)
+    ref = digest.round
+    head = fmt(
+        _("<b>{form}</b> · {period}"),
+        form=ref.form_name,
+        period=period_label(ref.period, language),
+    )
+    deadline = local_time(ref.deadline, ref.timezone, language)
+    if not digest.pending:
+        lines = [
+            fmt(
+                _("✅ {head}: all {total} units have submitted."),
+                head=head,
+                total=digest.total_units,
+            )
+        ]
+    else:
+        intro = (
+            _(
+                "⏰ {head}: the deadline ({deadline}) has come; "
+                "{pending}/{total} units have not submitted:"
+            )
+            if digest.at_deadline
+            else _(
+                "⏰ {head}: {pending}/{total} units have not submitted yet (deadline {deadline}):"
+            )
+        )
+        lines = [
+            fmt(
+                intro,
+                head=head,
+                deadline=deadline,
+                pending=len(digest.pending),
+                total=digest.total_units,
+            )
+        ]
+        for unit in digest.pending:
+            if not unit.has_contact:
+                lines.append(fmt(_("• {unit} (no contact: invite one)"), unit=unit.name))
+            elif unit.last_seen is None:
+                lines.append(fmt(_("• {unit} (never active)"), unit=unit.name))
+            else:
+                lines.append(
+                    fmt(
+                        _("• {unit} (last active {time})"),
+                        unit=unit.name,
+                        time=local_time(unit.last_seen, ref.timezone, language),
+                    )
+                )
+        lines.append(_("Send /remind to chase them now."))
+    return "\n".join(lines), None
+
+
+def render_contact_lost(lost: ContactLost) -> tuple[str, dict[str, Any] | None]:
+    _ = translator(lost.language)
+    text = fmt(
+        _("⚠️ {name} of {unit} has blocked the bot and will get no more prompts."),
+        name=lost.contact_name,
+        unit=lost.unit_name,
+    )
+    if lost.remaining_contacts == 0:
+        text += "\n" + fmt(
+            _("{unit} has no other contact now. Please invite someone: figbot invite --unit …"),
+            unit=lost.unit_name,
+        )
+    return text, None
+
+
+def render_reopened(notice: Reopened) -> tuple[str, dict[str, Any] | None]:
+    language = notice.language
+    _ = translator(language)
+    title = fmt(
+        _("{unit} · {form} · {period}"),
+        unit=notice.unit_name,
+        form=notice.round.form_name,
+        period=period_label(notice.round.period, language),
+    )
+    if notice.reopened:
+        message = Outgoing(
+            fmt(
+                _("The coordinator has reopened <b>{title}</b>: you can change the figures now."),
+                title=title,
+            ),
+            [[Button(_("Change figures"), _cb(Action.START, notice.round.round_id))]],
+        )
+        return message.text, message.reply_markup_json()
+    return fmt(_("<b>{title}</b> is locked again."), title=title), None
+
+
+RENDERERS = Renderers(
+    reminder=render_reminder,
+    digest=render_digest,
+    contact_lost=render_contact_lost,
+    reopened=render_reopened,
+)
+
+
+def remind_result(result: RemindResult, language: str) -> Outgoing:
+    _ = translator(language)
+    if result.round is None:
+        return Outgoing(_("There is no open round to chase."))
+    if result.unknown_unit is not None:
+        return Outgoing(
+            fmt(_("There is no unit “{unit}” in your office."), unit=result.unknown_unit)
+        )
+    lines = []
+    if result.reminded:
+        lines.append(fmt(_("Reminded: {units}."), units="、".join(result.reminded)))
+    if result.already_submitted:
+        lines.append(
+            fmt(_("Already submitted: {units}."), units="、".join(result.already_submitted))
+        )
+    for unit, minutes in result.cooling:
+        lines.append(
+            fmt(
+                _("{unit} was reminded recently; again in {minutes} min."),
+                unit=unit,
+                minutes=minutes,
+            )
+        )
+    if result.without_contact:
+        lines.append(
+            fmt(_("No contact to remind: {units}."), units="、".join(result.without_contact))
+        )
+    if not lines:
+        lines.append(_("Every unit has submitted. Nobody to chase."))
+    return Outgoing("\n".join(lines))
+
+
+def override_done(done: OverrideDone, reopened: bool, language: str) -> Outgoing:
+    _ = translator(language)
+    title = fmt(
+        _("{unit} · {form} · {period}"),
+        unit=done.unit_name,
+        form=done.form_name,
+        period=period_label(done.period, language),
+    )
+    if reopened:
+        return Outgoing(
+            fmt(
+                _("Reopened <b>{title}</b>; its reporters were told. Send /lock {unit} when done."),
+                title=title,
+                unit=done.unit_name,
+            )
+        )
+    return Outgoing(fmt(_("Locked <b>{title}</b> again."), title=title))
+
+
+def override_refused(refused: OverrideRefused, language: str) -> Outgoing:
+    _ = translator(language)
+    texts = {
+        OverrideRefusal.UNKNOWN_UNIT: _("There is no unit “{unit}” in your office."),
+        OverrideRefusal.NO_ROUND: _("There is no round to reopen."),
+        OverrideRefusal.NOT_LOCKED: _(
+            "The round is not locked yet: {unit} can still change its figures."
+        ),
+        OverrideRefusal.ALREADY_REOPENED: _("{unit} is already reopened."),
+        OverrideRefusal.NOT_REOPENED: _("{unit} is not reopened, so there is nothing to lock."),
+    }
+    return Outgoing(fmt(texts[refused.reason], unit=refused.unit_name))
+
+
+def override_usage(language: str) -> Outgoing:
+    _ = translator(language)
+    return Outgoing(
+        _("Usage: /reopen <unit> [period] or /lock <unit> [period], e.g. /reopen 金海社区")
+    )

@@ -15,7 +15,8 @@ from telegram.ext import ApplicationHandlerStop, TypeHandler
 
 from bot import views
 from handlers.common import Context, send
-from services.onboarding import active_contact
+from models.db import write_session
+from services.onboarding import recognise
 
 logger = logging.getLogger(__name__)
 
@@ -37,8 +38,9 @@ async def gate(update: Update, context: Context) -> None:
         if message is not None and message.text and message.text.startswith("/"):
             await send(update, context, views.group_refused(context.language))
         raise ApplicationHandlerStop
-    with context.runtime.reading() as session:
-        context.contact = active_contact(session, telegram_user_id=user.id)
+    rt = context.runtime
+    with write_session(rt.engine) as session:
+        context.contact = recognise(session, telegram_user_id=user.id, now=rt.now())
     if context.contact is None and not _is_start_command(update):
         if update.callback_query is not None:
             await update.callback_query.answer()

@@ -10,14 +10,17 @@ from telegram.constants import ParseMode
 from telegram.error import BadRequest
 from telegram.ext import Application, CallbackContext, ExtBot
 
-from bot.runtime import RUNTIME_KEY, Runtime
+from bot.runtime import RUNTIME_KEY, SCHEDULER_KEY, Runtime
 from bot.views import Outgoing
 from models.tables import Contact
+from scheduler.runner import SchedulerRunner
 
 logger = logging.getLogger(__name__)
 
+REPLY_RETRIES = 2  # a reply hit by flood control is retried after Telegram's wait
 
-class Context(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], dict[Any, Any]]):
+
+class Context(CallbackContext[ExtBot[int], dict[Any, Any], dict[Any, Any], dict[Any, Any]]):
     """PTB's context plus the caller's contact, looked up once per update by the access gate
     (one context object serves every handler group of an update)."""
 
@@ -39,6 +42,10 @@ class Context(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], dict
         """The caller's contact; handlers after the gate only run for bound contacts."""
         assert self.contact is not None, "the access gate lets only bound contacts through"
         return self.contact
+
+    @property
+    def scheduler(self) -> SchedulerRunner:
+        return self.application.bot_data[SCHEDULER_KEY]  # type: ignore[no-any-return]
 
     @property
     def language(self) -> str:
@@ -64,7 +71,11 @@ async def send(update: Update, context: Context, outgoing: list[Outgoing] | Outg
         return
     for message in outgoing if isinstance(outgoing, list) else [outgoing]:
         await context.bot.send_message(
-            chat.id, message.text, parse_mode=ParseMode.HTML, reply_markup=keyboard(message)
+            chat.id,
+            message.text,
+            parse_mode=ParseMode.HTML,
+            reply_markup=keyboard(message),
+            rate_limit_args=REPLY_RETRIES,
         )
 
 

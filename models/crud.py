@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from models.tables import (
     Contact,
@@ -12,9 +14,11 @@ from models.tables import (
     Office,
     OutboxMessage,
     ProcessedUpdate,
+    Role,
     Round,
     Submission,
     Unit,
+    UnitOverride,
     Value,
 )
 
@@ -85,7 +89,10 @@ def enqueue_message(
     chat_id: int,
     text: str,
     contact_id: int | None = None,
-    reply_markup: dict | None = None,
+    reply_markup: dict[str, Any] | None = None,
+    kind: str = "message",
+    round_id: int | None = None,
+    unit_id: int | None = None,
 ) -> bool:
     """Queue a message once per ``dedupe_key``; False if it was queued before."""
     exists = session.exec(
@@ -100,7 +107,34 @@ def enqueue_message(
             contact_id=contact_id,
             text=text,
             reply_markup=reply_markup,
+            kind=kind,
+            round_id=round_id,
+            unit_id=unit_id,
         )
     )
     session.flush()
     return True
+
+
+def unit_reopened(session: Session, *, round_id: int, unit_id: int) -> bool:
+    """Whether a coordinator's latest override for this unit and round is a reopening."""
+    latest = session.exec(
+        select(UnitOverride.action)
+        .where(UnitOverride.round_id == round_id, UnitOverride.unit_id == unit_id)
+        .order_by(col(UnitOverride.id).desc())
+    ).first()
+    return latest == "reopen"
+
+
+def coordinators(session: Session, *, office_id: int) -> list[Contact]:
+    return list(
+        session.exec(
+            select(Contact)
+            .where(
+                Contact.office_id == office_id,
+                col(Contact.role).in_([Role.COORDINATOR, Role.ADMIN]),
+                Contact.active == True,  # noqa: E712
+            )
+            .order_by(col(Contact.id))
+        ).all()
+    )

@@ -35,6 +35,7 @@ class UnitKind(StrEnum):
 
 class RoundStatus(StrEnum):
     OPEN = "open"
+    LOCKED = "locked"  # past its lock time; a coordinator may reopen single units
     CLOSED = "closed"
 
 
@@ -86,8 +87,6 @@ class Form(SQLModel, table=True):
     name: str
     period_kind: str
     indicator_keys: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
-    deadline_days: int = 3
-    deadline_time: str = "18:00"
     active: bool = True
 
 
@@ -114,6 +113,8 @@ class Contact(SQLModel, table=True):
     unit_id: int | None = Field(default=None, foreign_key="unit.id", index=True)
     language: str = "zh-Hans"
     active: bool = True
+    inactive_reason: str | None = None  # "blocked": the user blocked the bot
+    last_seen_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     invite_id: int | None = Field(default=None, foreign_key="invite.id")
     created_at: datetime = _now_field()
 
@@ -141,6 +142,7 @@ class Round(SQLModel, table=True):
     indicator_keys: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     opens_at: datetime = _now_field()
     deadline: datetime = Field(sa_type=UTCDateTime)
+    lock_at: datetime = Field(sa_type=UTCDateTime)
     status: str = RoundStatus.OPEN
 
 
@@ -212,14 +214,54 @@ class OutboxMessage(SQLModel, table=True):
     __tablename__ = "outbox_message"
     id: int | None = Field(default=None, primary_key=True)
     dedupe_key: str = Field(unique=True, index=True)
+    kind: str = "message"  # prompt, reminder, digest, notice
     chat_id: int = Field(sa_type=BigInteger)
     contact_id: int | None = Field(default=None, foreign_key="contact.id")
+    round_id: int | None = Field(default=None, foreign_key="round.id", index=True)
+    unit_id: int | None = Field(default=None, foreign_key="unit.id")
     text: str
     parse_mode: str | None = "HTML"
     reply_markup: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
     status: str = Field(default=OutboxStatus.QUEUED, index=True)
     attempts: int = 0
     last_error: str | None = None
+    not_before: datetime | None = Field(default=None, sa_type=UTCDateTime)
     created_at: datetime = _now_field()
     sent_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     telegram_message_id: int | None = Field(default=None, sa_type=BigInteger)
+
+
+class ScheduleEvent(SQLModel, table=True):
+    """A scheduled event that was handled (done) or deliberately skipped (stale), once."""
+
+    __tablename__ = "schedule_event"
+    id: int | None = Field(default=None, primary_key=True)
+    key: str = Field(unique=True, index=True)
+    kind: str
+    round_id: int | None = Field(default=None, foreign_key="round.id")
+    due_at: datetime = Field(sa_type=UTCDateTime)
+    status: str  # done | skipped
+    detail: str | None = None
+    handled_at: datetime = _now_field()
+
+
+class SchedulerLease(SQLModel, table=True):
+    """Who runs the scheduler: exactly one process holds an unexpired lease."""
+
+    __tablename__ = "scheduler_lease"
+    name: str = Field(primary_key=True)
+    holder: str
+    expires_at: datetime = Field(sa_type=UTCDateTime)
+    acquired_at: datetime = _now_field()
+
+
+class UnitOverride(SQLModel, table=True):
+    """A coordinator reopened or locked again one unit of a locked round (audited)."""
+
+    __tablename__ = "unit_override"
+    id: int | None = Field(default=None, primary_key=True)
+    round_id: int = Field(foreign_key="round.id", index=True)
+    unit_id: int = Field(foreign_key="unit.id")
+    action: str  # reopen | lock
+    contact_id: int | None = Field(default=None, foreign_key="contact.id")
+    at: datetime = _now_field()

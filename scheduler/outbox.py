@@ -1,17 +1,23 @@
-"""Sending queued messages (prompts) from the durable outbox.
+"""Sending queued messages (prompts, reminders, digests, notices) from the durable outbox.
 
 Each item is claimed (queued → sending) in its own short transaction before it is sent and
-marked sent right after, so two senders never send the same item. A blocked bot (403) marks the
-item blocked and the contact inactive; a flood wait stops this flush and leaves the rest queued.
+marked sent right after, so two senders never send the same item and a sent item is never sent
+again. Telegram's limits are kept by the bot's rate limiter (PTB's AIORateLimiter, ~30
+messages/s overall). Flood control (429) puts the item back with ``not_before`` set to the
+time Telegram asked for and pauses the flush; network errors back off exponentially; a user
+who blocked the bot (403) marks the item blocked, the contact inactive, and tells the
+coordinators which unit lost its contact.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from sqlalchemy import Engine, update
+from sqlalchemy import Engine, or_, update
 from sqlmodel import col, select
 from telegram import Bot, InlineKeyboardMarkup
 from telegram.constants import ParseMode
@@ -20,10 +26,15 @@ from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter
 from models.db import write_session
 from models.tables import Contact, OutboxMessage, OutboxStatus
 from models.types import utcnow
+from services.chasing import Renderers, contact_lost
 
 logger = logging.getLogger(__name__)
 
 OUTBOX_JOB = "outbox-flush"
+MAX_ATTEMPTS = 8
+MAX_BACKOFF = timedelta(minutes=10)
+SENDERS = 8  # messages in flight at once; the rate limiter paces them
+PER_CHAT_INTERVAL = timedelta(seconds=1)
 
 
 @dataclass
@@ -32,6 +43,11 @@ class FlushResult:
     failed: int = 0
     blocked: int = 0
     retry_later: int = 0
+
+
+def backoff(attempts: int) -> timedelta:
+    """Wait before retry number ``attempts`` after a network error: 2 s, 4 s, … up to 10 min."""
+    return min(timedelta(seconds=2**attempts), MAX_BACKOFF)
 
 
 def _claim(engine: Engine, item_id: int) -> bool:
@@ -52,24 +68,31 @@ def _finish(
     item_id: int,
     status: OutboxStatus,
     *,
+    now: datetime,
     error: str | None = None,
     message_id: int | None = None,
-    now: datetime | None = None,
+    not_before: datetime | None = None,
+    renderers: Renderers | None = None,
 ) -> None:
     with write_session(engine) as session:
         item = session.get(OutboxMessage, item_id)
         assert item is not None
         item.status = status
         item.last_error = error
+        item.not_before = not_before
         if status is OutboxStatus.SENT:
-            item.sent_at = now or utcnow()
+            item.sent_at = now
             item.telegram_message_id = message_id
+        session.add(item)
         if status is OutboxStatus.BLOCKED and item.contact_id is not None:
             contact = session.get(Contact, item.contact_id)
-            if contact is not None:
+            if contact is not None and contact.active:
                 contact.active = False
+                contact.inactive_reason = "blocked"
                 session.add(contact)
-        session.add(item)
+                session.flush()
+                if renderers is not None:
+                    contact_lost(session, contact=contact, renderers=renderers)
 
 
 def requeue_interrupted(engine: Engine) -> int:
@@ -86,52 +109,130 @@ def requeue_interrupted(engine: Engine) -> int:
     return count
 
 
-async def flush_outbox(bot: Bot, engine: Engine, *, limit: int = 200) -> FlushResult:
+def _due_ids(engine: Engine, now: datetime, limit: int) -> list[int]:
+    """Due items, at most one per chat, none to a chat sent to in the last second (Telegram
+    allows about one message per second to one chat)."""
     with write_session(engine) as session:
-        ids = list(
+        recent = set(
             session.exec(
-                select(OutboxMessage.id)
-                .where(OutboxMessage.status == OutboxStatus.QUEUED)
-                .order_by(OutboxMessage.id)  # type: ignore[arg-type]
-                .limit(limit)
+                select(OutboxMessage.chat_id).where(
+                    OutboxMessage.status == OutboxStatus.SENT,
+                    col(OutboxMessage.sent_at) > now - PER_CHAT_INTERVAL,
+                )
             ).all()
         )
-    result = FlushResult()
-    for item_id in ids:
-        assert item_id is not None
-        if not _claim(engine, item_id):
+        rows = session.exec(
+            select(OutboxMessage.id, OutboxMessage.chat_id)
+            .where(
+                OutboxMessage.status == OutboxStatus.QUEUED,
+                or_(col(OutboxMessage.not_before).is_(None), col(OutboxMessage.not_before) <= now),
+            )
+            .order_by(col(OutboxMessage.id))
+        ).all()
+    chosen: list[int] = []
+    for item_id, chat_id in rows:
+        if chat_id in recent or item_id is None:
             continue
+        recent.add(chat_id)
+        chosen.append(item_id)
+        if len(chosen) >= limit:
+            break
+    return chosen
+
+
+async def flush_outbox(
+    bot: Bot,
+    engine: Engine,
+    *,
+    clock: Callable[[], datetime] = utcnow,
+    renderers: Renderers | None = None,
+    limit: int = 1000,
+) -> FlushResult:
+    """Send due queued items; returns what happened. Safe to run concurrently with itself."""
+    result = FlushResult()
+    pause = asyncio.Event()  # set on flood control or a network error: stop taking new items
+    ids = _due_ids(engine, clock(), limit)
+
+    async def send_one(item_id: int) -> None:
+        if pause.is_set() or not _claim(engine, item_id):
+            return
         with write_session(engine) as session:
             item = session.get(OutboxMessage, item_id)
             assert item is not None
-            chat_id, text, markup = item.chat_id, item.text, item.reply_markup
-            parse_mode = item.parse_mode
+            chat_id, text, markup, attempts = (
+                item.chat_id,
+                item.text,
+                item.reply_markup,
+                item.attempts,
+            )
+            parse_mode = ParseMode(item.parse_mode) if item.parse_mode else None
         try:
             sent = await bot.send_message(
                 chat_id,
                 text,
-                parse_mode=ParseMode(parse_mode) if parse_mode else None,
+                parse_mode=parse_mode,
                 reply_markup=InlineKeyboardMarkup.de_json(markup, bot) if markup else None,
             )
         except Forbidden as exc:
             logger.warning("outbox %s: chat %s blocked the bot", item_id, chat_id)
-            _finish(engine, item_id, OutboxStatus.BLOCKED, error=str(exc))
+            _finish(
+                engine,
+                item_id,
+                OutboxStatus.BLOCKED,
+                now=clock(),
+                error=str(exc),
+                renderers=renderers,
+            )
             result.blocked += 1
         except RetryAfter as exc:
-            _finish(engine, item_id, OutboxStatus.QUEUED, error=str(exc))
+            wait = (
+                exc.retry_after
+                if isinstance(exc.retry_after, timedelta)
+                else timedelta(seconds=exc.retry_after)
+            )
+            _finish(
+                engine,
+                item_id,
+                OutboxStatus.QUEUED,
+                now=clock(),
+                error=str(exc),
+                not_before=clock() + wait,
+            )
             result.retry_later += 1
-            logger.warning("outbox: flood control, retrying after %s", exc.retry_after)
-            break
+            pause.set()
+            logger.warning("outbox: flood control, pausing for %s", wait)
         except BadRequest as exc:
             logger.error("outbox %s refused by Telegram: %s", item_id, exc)
-            _finish(engine, item_id, OutboxStatus.FAILED, error=str(exc))
+            _finish(engine, item_id, OutboxStatus.FAILED, now=clock(), error=str(exc))
             result.failed += 1
-        except NetworkError as exc:
-            _finish(engine, item_id, OutboxStatus.QUEUED, error=str(exc))
-            result.retry_later += 1
-            logger.warning("outbox: network error (%s); will retry", exc)
-            break
+        except NetworkError as exc:  # includes TimedOut
+            if attempts >= MAX_ATTEMPTS:
+                logger.error("outbox %s: giving up after %d attempts: %s", item_id, attempts, exc)
+                _finish(engine, item_id, OutboxStatus.FAILED, now=clock(), error=str(exc))
+                result.failed += 1
+            else:
+                _finish(
+                    engine,
+                    item_id,
+                    OutboxStatus.QUEUED,
+                    now=clock(),
+                    error=str(exc),
+                    not_before=clock() + backoff(attempts),
+                )
+                result.retry_later += 1
+                pause.set()
+                logger.warning("outbox: network error (%s); retrying later", exc)
         else:
-            _finish(engine, item_id, OutboxStatus.SENT, message_id=sent.message_id)
+            _finish(engine, item_id, OutboxStatus.SENT, now=clock(), message_id=sent.message_id)
             result.sent += 1
+
+    queue: asyncio.Queue[int] = asyncio.Queue()
+    for item_id in ids:
+        queue.put_nowait(item_id)
+
+    async def worker() -> None:
+        while not queue.empty() and not pause.is_set():
+            await send_one(queue.get_nowait())
+
+    await asyncio.gather(*(worker() for _ in range(min(SENDERS, len(ids)))))
     return result

@@ -121,8 +121,6 @@ def sync_config(session: Session, *, config: FigbotConfig) -> None:
                 "name": form_cfg.name,
                 "period_kind": form_cfg.period.value,
                 "indicator_keys": list(form_cfg.indicators),
-                "deadline_days": form_cfg.deadline_days,
-                "deadline_time": form_cfg.deadline_time,
                 "active": True,
             },
         )

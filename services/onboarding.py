@@ -142,8 +142,31 @@ def redeem_invite(
     )
 
 
+SEEN_RESOLUTION = timedelta(minutes=1)
+
+
 def active_contact(session: Session, *, telegram_user_id: int) -> Contact | None:
     contact = get_contact(session, telegram_user_id=telegram_user_id)
     if contact is None or not contact.active:
         return None
+    return contact
+
+
+def recognise(session: Session, *, telegram_user_id: int, now: datetime) -> Contact | None:
+    """The active contact behind an incoming update, noting when they were last seen.
+
+    A contact deactivated because they blocked the bot is active again once they write: writing
+    to the bot means they unblocked it.
+    """
+    contact = get_contact(session, telegram_user_id=telegram_user_id)
+    if contact is None:
+        return None
+    if not contact.active and contact.inactive_reason == "blocked":
+        contact.active = True
+        contact.inactive_reason = None
+    if not contact.active:
+        return None
+    if contact.last_seen_at is None or now - contact.last_seen_at >= SEEN_RESOLUTION:
+        contact.last_seen_at = now
+        session.add(contact)
     return contact

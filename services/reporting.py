@@ -13,12 +13,19 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from domain.numbers import CountRefused, RefusalReason, parse_count
 from domain.periods import Period
 from domain.rounds import Window, submission_window
-from models.crud import get_round, get_submission, indicators_by_key, submission_values
+from models.crud import (
+    coordinators,
+    get_round,
+    get_submission,
+    indicators_by_key,
+    submission_values,
+    unit_reopened,
+)
 from models.tables import (
     Contact,
     ConversationState,
@@ -185,11 +192,21 @@ class _Ctx:
 
     def window(self, now: datetime) -> Window:
         return submission_window(
-            round_open=self.round.status == RoundStatus.OPEN,
+            round_closed=self.round.status == RoundStatus.CLOSED,
             deadline=self.round.deadline,
+            lock_at=self.round.lock_at,
             now=now,
-            already_submitted=self.submission() is not None,
+            reopened=unit_reopened(
+                self.session, round_id=self.info.round_id, unit_id=self.unit.id or 0
+            ),
         )
+
+    def locked_notice(self) -> Notice:
+        """Locked: say whom to ask."""
+        names = "、".join(
+            c.display_name for c in coordinators(self.session, office_id=self.office.id or 0)
+        )
+        return Notice(NoticeKind.LOCKED, info=self.info, extra={"coordinators": names})
 
     def previous_value(self, key: str) -> int | None:
         previous = get_round(
@@ -271,13 +288,19 @@ def _confirm_overwrite_screen(ctx: _Ctx, state: ConversationState) -> ConfirmOve
 
 
 def _open_rounds_for(session: Session, contact: Contact) -> list[Round]:
-    return list(
-        session.exec(
-            select(Round)
-            .where(Round.office_id == contact.office_id, Round.status == RoundStatus.OPEN)
-            .order_by(Round.deadline)  # type: ignore[arg-type]
-        ).all()
-    )
+    """Rounds the contact's unit can report in: open ones, and locked ones a coordinator
+    reopened for the unit."""
+    rounds = session.exec(
+        select(Round)
+        .where(Round.office_id == contact.office_id, Round.status != RoundStatus.CLOSED)
+        .order_by(col(Round.deadline))
+    ).all()
+    return [
+        round_
+        for round_ in rounds
+        if round_.status == RoundStatus.OPEN
+        or unit_reopened(session, round_id=round_.id or 0, unit_id=contact.unit_id or 0)
+    ]
 
 
 def _reporter(session: Session, contact: Contact) -> bool:
@@ -301,15 +324,13 @@ def start(
         return [Notice(NoticeKind.NO_OPEN_ROUND)]
     ctx = _Ctx(session, contact, round_)
     state = _state(session, contact)
+    refusal = _refuse_if_shut(ctx, state, now)
+    if refusal is not None:
+        return [refusal]
     if state is not None and state.round_id == round_.id:
         return [_current_screen(ctx, state)]
 
     window = ctx.window(now)
-    if window is Window.CLOSED:
-        return [Notice(NoticeKind.CLOSED, info=ctx.info)]
-    if window is Window.LOCKED:
-        return [Notice(NoticeKind.LOCKED, info=ctx.info)]
-
     submission = ctx.submission()
     if state is not None:  # a draft of another round is dropped for this one
         session.delete(state)
@@ -339,6 +360,18 @@ def start(
         screens.append(Notice(NoticeKind.LATE_WARNING, info=ctx.info))
     screens.append(ctx.question(state))
     return screens
+
+
+def _refuse_if_shut(ctx: _Ctx, state: ConversationState | None, now: datetime) -> Notice | None:
+    """Past the lock (or closed) nothing more is taken; a draft for the round is dropped."""
+    window = ctx.window(now)
+    if window not in (Window.LOCKED, Window.CLOSED):
+        return None
+    if state is not None and state.round_id == ctx.info.round_id:
+        ctx.session.delete(state)
+    if window is Window.LOCKED:
+        return ctx.locked_notice()
+    return Notice(NoticeKind.CLOSED, info=ctx.info)
 
 
 def _pick_round(session: Session, contact: Contact, round_id: int | None) -> Round | None:
@@ -385,6 +418,9 @@ def answer_text(
     round_ = session.get(Round, state.round_id)
     assert round_ is not None
     ctx = _Ctx(session, contact, round_)
+    refusal = _refuse_if_shut(ctx, state, now)
+    if refusal is not None:
+        return [refusal]
     if state.step != ConversationStep.ASK:
         return [Notice(NoticeKind.USE_BUTTONS), _current_screen(ctx, state)]
     key = state.indicator_key or ctx.keys[0]
@@ -443,6 +479,9 @@ def press(
         return [Notice(NoticeKind.STALE_BUTTON)] + (
             [] if state is None else [_resume(session, contact, state)]
         )
+    refusal = _refuse_if_shut(ctx, state, now)
+    if refusal is not None:
+        return [refusal]
 
     if action in (Action.SAME, Action.ZERO):
         if state.step != ConversationStep.ASK or key is None or key != state.indicator_key:
@@ -480,11 +519,9 @@ def _resume(session: Session, contact: Contact, state: ConversationState) -> Scr
 
 def _take_over(ctx: _Ctx, now: datetime) -> list[Screen]:
     """The contact confirmed they want to change what a colleague submitted."""
-    window = ctx.window(now)
-    if window is Window.LOCKED:
-        return [Notice(NoticeKind.LOCKED, info=ctx.info)]
-    if window is Window.CLOSED:
-        return [Notice(NoticeKind.CLOSED, info=ctx.info)]
+    refusal = _refuse_if_shut(ctx, _state(ctx.session, ctx.contact), now)
+    if refusal is not None:
+        return [refusal]
     submission = ctx.submission()
     if submission is None:
         return start(ctx.session, contact=ctx.contact, round_id=ctx.info.round_id, now=now)
@@ -506,16 +543,7 @@ def _submit(ctx: _Ctx, state: ConversationState, now: datetime) -> list[Screen]:
         _save(session, state, now)
         return [ctx.question(state)]
     submission = ctx.submission(for_update=True)
-    window = submission_window(
-        round_open=ctx.round.status == RoundStatus.OPEN,
-        deadline=ctx.round.deadline,
-        now=now,
-        already_submitted=submission is not None,
-    )
-    if window in (Window.LOCKED, Window.CLOSED):
-        session.delete(state)
-        kind = NoticeKind.LOCKED if window is Window.LOCKED else NoticeKind.CLOSED
-        return [Notice(kind, info=ctx.info)]
+    window = ctx.window(now)
     current_version = submission.version if submission else 0
     if current_version != state.base_version:
         state.step = ConversationStep.CONFIRM_OVERWRITE

@@ -13,12 +13,22 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from domain.periods import Period, PeriodKind
-from domain.rounds import deadline_for
+from domain.schedule import Schedule, timeline
 from models.crud import enqueue_message, get_round
-from models.tables import Contact, Form, Office, Role, Round, RoundStatus, Unit
+from models.tables import (
+    Contact,
+    Form,
+    Office,
+    OutboxMessage,
+    Role,
+    Round,
+    RoundStatus,
+    Submission,
+    Unit,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -61,27 +71,26 @@ def open_round(
     form: Form,
     office: Office,
     period: Period,
+    schedule: Schedule,
     now: datetime,
     render_prompt: PromptRenderer,
 ) -> OpenedRound:
+    """Open the round (once) and queue a prompt for every active reporter not prompted yet."""
     if period.kind is not PeriodKind(form.period_kind):
         raise RoundError(f"form {form.key} is collected per {form.period_kind}, not {period.kind}")
     assert form.id is not None and office.id is not None
     round_ = get_round(session, form_id=form.id, office_id=office.id, period=period.code)
     created = round_ is None
     if round_ is None:
+        line = timeline(schedule, period, now, office.timezone)
         round_ = Round(
             form_id=form.id,
             office_id=office.id,
             period=period.code,
             indicator_keys=list(form.indicator_keys),
             opens_at=now,
-            deadline=deadline_for(
-                period,
-                days_after_end=form.deadline_days,
-                at=form.deadline_time,
-                timezone=office.timezone,
-            ),
+            deadline=line.deadline,
+            lock_at=line.lock_at,
             status=RoundStatus.OPEN,
         )
         session.add(round_)
@@ -89,19 +98,45 @@ def open_round(
         logger.info("opened round %s %s for %s", form.key, period.code, office.code)
     assert round_.id is not None
 
+    queued = queue_prompts(
+        session, round_=round_, form=form, office=office, render_prompt=render_prompt
+    )
+    return OpenedRound(
+        round_id=round_.id, created=created, prompts_queued=queued, deadline=round_.deadline
+    )
+
+
+def queue_prompts(
+    session: Session, *, round_: Round, form: Form, office: Office, render_prompt: PromptRenderer
+) -> int:
+    """Queue the round's prompt to every active reporter not prompted yet whose unit has not
+    submitted (a reporter bound while the round is open is prompted too)."""
+    assert round_.id is not None
+    period = Period.parse(round_.period)
+    prompted = set(
+        session.exec(
+            select(OutboxMessage.contact_id).where(
+                OutboxMessage.round_id == round_.id, OutboxMessage.kind == "prompt"
+            )
+        ).all()
+    )
+    submitted = select(Submission.unit_id).where(Submission.round_id == round_.id)
     reporters = session.exec(
         select(Contact, Unit)
-        .join(Unit, Contact.unit_id == Unit.id)  # type: ignore[arg-type]
+        .join(Unit, col(Contact.unit_id) == col(Unit.id))
         .where(
             Contact.office_id == office.id,
             Contact.role == Role.REPORTER,
             Contact.active == True,  # noqa: E712
             Unit.active == True,  # noqa: E712
+            col(Unit.id).not_in(submitted),
         )
-        .order_by(Unit.id, Contact.id)  # type: ignore[arg-type]
+        .order_by(col(Unit.id), col(Contact.id))
     ).all()
     queued = 0
     for contact, unit in reporters:
+        if contact.id in prompted:
+            continue
         text, markup = render_prompt(
             Prompt(
                 round_id=round_.id,
@@ -120,8 +155,9 @@ def open_round(
             contact_id=contact.id,
             text=text,
             reply_markup=markup,
+            kind="prompt",
+            round_id=round_.id,
+            unit_id=unit.id,
         ):
             queued += 1
-    return OpenedRound(
-        round_id=round_.id, created=created, prompts_queued=queued, deadline=round_.deadline
-    )
+    return queued

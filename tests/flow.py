@@ -9,12 +9,13 @@ from bot.admin import new_invite, open_rounds
 from bot.app import build_application, start_polling_in_loop, stop_polling_in_loop
 from bot.config import FigbotConfig
 from bot.fakeapi import LocalBotApiServer
-from bot.runtime import RUNTIME_KEY, Runtime
+from bot.runtime import RUNTIME_KEY, SCHEDULER_KEY, Runtime
 from bot.simulation import SimulatedUser, TrackedApplication
 from models.db import make_engine
 from models.tables import Role
-from scheduler.outbox import flush_outbox
+from scheduler.runner import SchedulerRunner
 from services.rounds import OpenedRound
+from services.scheduling import TickReport
 from tests.conftest import Clock
 
 
@@ -35,6 +36,17 @@ class Harness:
         app = build_application(self.config, clock=self.clock, application_class=TrackedApplication)
         await start_polling_in_loop(app)
         self.app = app
+        await self.tick()  # the start-up catch-up, awaited so tests start from a settled state
+
+    @property
+    def scheduler(self) -> SchedulerRunner:
+        assert self.app is not None
+        return self.app.bot_data[SCHEDULER_KEY]  # type: ignore[no-any-return]
+
+    async def tick(self) -> TickReport | None:
+        """What the scheduler's wake-up job does, at the harness clock's now."""
+        assert self.app is not None
+        return await self.scheduler.tick(self.app.bot)
 
     async def wait_handled(self, update_id: int, times: int = 1) -> None:
         """Wait until the running bot has completely handled ``update_id``."""
@@ -93,10 +105,15 @@ class Harness:
 
     async def open_round(self, period: str, *, form: str = "monthly") -> OpenedRound:
         [(_, opened)] = open_rounds(
-            self.engine, form_key=form, period_text=period, office_code="jinhu", now=self.clock()
+            self.engine,
+            self.config,
+            form_key=form,
+            period_text=period,
+            office_code="jinhu",
+            now=self.clock(),
         )
         assert self.app is not None
-        await flush_outbox(self.app.bot, self.engine)
+        await self.scheduler.flush(self.app.bot)
         return opened
 
     def dispose(self) -> None:

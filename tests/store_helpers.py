@@ -6,12 +6,16 @@ from datetime import datetime, timedelta
 
 from sqlmodel import Session
 
+from bot.config import load_config
 from bot.views import render_prompt
 from domain.periods import Period
 from models.crud import get_form, get_office, get_unit
 from models.tables import Contact, Role
 from services.onboarding import create_invite, redeem_invite
 from services.rounds import OpenedRound, open_round
+from tests.conftest import EXAMPLE_CONFIG
+
+EXAMPLE = load_config(EXAMPLE_CONFIG, environ={})
 
 
 def bind(
@@ -55,6 +59,7 @@ def open_(
         form=form_row,
         office=office_row,
         period=Period.parse(period),
+        schedule=EXAMPLE.form(form).as_schedule(),
         now=now,
         render_prompt=render_prompt,
     )

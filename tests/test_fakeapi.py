@@ -354,3 +354,190 @@ async def test_application_polling_end_to_end(server: LocalBotApiServer) -> None
         await application.stop()
         await application.shutdown()
     assert server.calls_to("deleteWebhook")
+
+
+# --------------------------------------------------------------------------- flood control
+
+
+class ManualClock:
+    """A clock for the rate limiter that only moves when told to."""
+
+    def __init__(self, now: float = 1_000.0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+@pytest.fixture
+async def clocked() -> AsyncIterator[tuple[LocalBotApiServer, ManualClock, Bot]]:
+    clock = ManualClock()
+    async with LocalBotApiServer(clock=clock) as srv:
+        for offset in range(3):
+            srv.add_user(USER + offset, f"用户{offset}")
+        client = Bot(srv.token, base_url=srv.base_url, base_file_url=srv.base_file_url)
+        async with client:
+            yield srv, clock, client
+
+
+async def test_rate_limit_off_by_default(server: LocalBotApiServer, bot: Bot) -> None:
+    for index in range(100):
+        await bot.send_message(USER, f"第{index}条")
+    assert server.message_count(USER) == 100
+    assert server.sent_message_count() == 100
+    assert server.stats.sent == 100
+    assert server.stats.rate_limited == 0
+
+
+async def test_overall_rate_limit(
+    clocked: tuple[LocalBotApiServer, ManualClock, Bot],
+) -> None:
+    server, clock, bot = clocked
+    server.set_rate_limit(overall_per_second=30)
+    for index in range(30):
+        await bot.send_message(USER + index % 3, f"第{index}条")
+    assert server.sent_message_count() == 30
+
+    with pytest.raises(RetryAfter) as caught:
+        await bot.send_message(USER, "第31条")
+    assert caught.value.retry_after == dtm.timedelta(seconds=1)
+    # Edits are flood-controlled too; getMe/getUpdates/answerCallbackQuery never are.
+    first = server.messages(USER)[0]
+    with pytest.raises(RetryAfter):
+        await bot.edit_message_text("改", chat_id=USER, message_id=first.message_id)
+    await bot.get_me()
+    assert await bot.get_updates() == ()
+    # The refused calls had no effect.
+    assert server.sent_message_count() == 30
+    assert [m.text for m in server.messages(USER)][-1] == "第27条"
+    assert server.messages(USER)[0].text == "第0条"
+
+    clock.advance(1.0)
+    message = await bot.send_message(USER, "又可以了")
+    # No message_id was consumed by the refused send.
+    assert message.message_id == server.messages(USER)[-2].message_id + 1
+    assert server.sent_message_count() == 31
+    assert server.stats.sent == 31
+    assert server.stats.rate_limited == 2
+    assert server.stats.faults == 0
+
+
+async def test_overall_rate_limit_refills_gradually(
+    clocked: tuple[LocalBotApiServer, ManualClock, Bot],
+) -> None:
+    server, clock, bot = clocked
+    server.set_rate_limit(overall_per_second=2)
+    await bot.send_message(USER, "一")
+    await bot.send_message(USER, "二")
+    with pytest.raises(RetryAfter):
+        await bot.send_message(USER, "三")
+    clock.advance(0.5)  # one token back
+    await bot.send_message(USER, "三")
+    with pytest.raises(RetryAfter):
+        await bot.send_message(USER, "四")
+    assert server.stats.sent == 3
+    assert server.stats.rate_limited == 2
+
+
+async def test_per_chat_rate_limit(
+    clocked: tuple[LocalBotApiServer, ManualClock, Bot],
+) -> None:
+    server, clock, bot = clocked
+    server.set_rate_limit(per_chat_per_second=1)
+    await bot.send_message(USER, "一")
+    with pytest.raises(RetryAfter) as caught:
+        await bot.send_message(USER, "二")
+    assert caught.value.retry_after == dtm.timedelta(seconds=1)
+    await bot.send_message(USER + 1, "别的会话")
+    assert server.message_count(USER) == 1
+    assert server.message_count(USER + 1) == 1
+
+    clock.advance(0.5)
+    with pytest.raises(RetryAfter):
+        await bot.send_message(USER, "二")
+    clock.advance(0.5)
+    await bot.send_message(USER, "二")
+    assert [m.text for m in server.messages(USER)] == ["一", "二"]
+    assert server.stats.sent == 3
+    assert server.stats.rate_limited == 2
+
+
+async def test_rate_limit_fixed_retry_after_and_raw_response(
+    clocked: tuple[LocalBotApiServer, ManualClock, Bot],
+) -> None:
+    server, _, bot = clocked
+    server.set_rate_limit(per_chat_per_second=0.1, retry_after=42)
+    await bot.send_message(USER, "一")
+    async with httpx.AsyncClient() as client:
+        response = await client.post(
+            f"{server.base_url}{server.token}/sendMessage", json={"chat_id": USER, "text": "二"}
+        )
+    assert response.status_code == 429
+    assert response.json() == {
+        "ok": False,
+        "error_code": 429,
+        "description": "Too Many Requests: retry after 42",
+        "parameters": {"retry_after": 42},
+    }
+    assert server.message_count(USER) == 1
+
+
+async def test_rate_limit_computed_retry_after_rounds_up(
+    clocked: tuple[LocalBotApiServer, ManualClock, Bot],
+) -> None:
+    server, clock, bot = clocked
+    server.set_rate_limit(per_chat_per_second=0.2)  # one message per 5 s
+    await bot.send_message(USER, "一")
+    clock.advance(1.5)
+    with pytest.raises(RetryAfter) as caught:
+        await bot.send_message(USER, "二")
+    assert caught.value.retry_after == dtm.timedelta(seconds=4)
+
+
+async def test_failed_calls_do_not_use_up_the_limit(
+    clocked: tuple[LocalBotApiServer, ManualClock, Bot],
+) -> None:
+    server, _, bot = clocked
+    server.set_rate_limit(overall_per_second=1, per_chat_per_second=1)
+    with pytest.raises(BadRequest, match="text is empty"):
+        await bot.send_message(USER, "")
+    await bot.send_message(USER, "一")
+    assert server.stats.sent == 1
+    assert server.stats.rate_limited == 0
+
+
+async def test_stats_count_faults_and_disable_rate_limit(
+    clocked: tuple[LocalBotApiServer, ManualClock, Bot],
+) -> None:
+    server, clock, bot = clocked
+    server.set_rate_limit(overall_per_second=1)
+    server.fail_next("sendMessage", 429, "Too Many Requests: retry after 3", retry_after=3)
+    with pytest.raises(RetryAfter):
+        await bot.send_message(USER, "一")
+
+    async def hook(method: str, params: dict[str, object]) -> object:
+        if params.get("text") == "boom":
+            return server.error_response(400, "Bad Request: injected")
+        return None
+
+    server.fault_hook = hook
+    with pytest.raises(BadRequest, match="(?i)injected"):
+        await bot.send_message(USER, "boom")
+    await bot.send_message(USER, "一")
+    with pytest.raises(RetryAfter):
+        await bot.send_document(USER, InputFile(b"x", filename="a.txt"))
+    clock.advance(1.0)
+    await bot.send_document(USER, InputFile(b"x", filename="a.txt"), caption="文件")
+    assert server.stats.faults == 2
+    assert server.stats.rate_limited == 1
+    assert server.stats.sent == 2
+
+    server.set_rate_limit()  # all None: off again
+    for index in range(5):
+        await bot.send_message(USER, f"{index}")
+    assert server.stats.sent == 7
+    assert server.stats.sent_by_method == {"sendMessage": 6, "sendDocument": 1}
+    assert server.sent_message_count() == 7

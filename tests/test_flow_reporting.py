@@ -98,11 +98,14 @@ async def test_prompt_answer_review_submit_receipt(harness: Harness) -> None:
 
 
 async def test_previous_period_value_and_same_as_last_period(harness: Harness) -> None:
+    november = harness.clock()
+    harness.clock.advance(days=-31)
     wang = await harness.join(1001, "王芳", unit="jinhai")
     await harness.open_round("2026-10")
     await wang.press("开始填报")
     await answer_all(wang)
     await wang.press("提交")
+    harness.clock.set(november)
     await harness.open_round("2026-11")
     (question,) = await wang.press("开始填报", message=wang.last)
     assert "上期：12次" in question.text

@@ -52,3 +52,15 @@ def test_months_of_a_quarter_and_a_year() -> None:
 def test_containing() -> None:
     assert Period.containing(PeriodKind.QUARTER, date(2026, 11, 28)).code == "2026Q4"
     assert Period.containing(PeriodKind.MONTH, date(2026, 11, 28)).code == "2026-11"
+
+
+def test_iso_weeks() -> None:
+    week = Period.parse("2026-W05")
+    assert (week.kind, week.code) == (PeriodKind.WEEK, "2026-W05")
+    assert week.first_day == date(2026, 1, 26) and week.last_day == date(2026, 2, 1)
+    assert Period.parse("2026-W01").previous().code == "2025-W52"
+    assert Period.parse("2026-W53").next().code == "2027-W01"
+    assert Period.containing(PeriodKind.WEEK, date(2027, 1, 1)).code == "2026-W53"
+    assert Period.parse("2026-W53").same_period_last_year().code == "2025-W52"
+    with pytest.raises(PeriodError):
+        Period.parse("2025-W53")  # 2025 has 52 ISO weeks

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from sqlmodel import Session, select
 
 from domain.numbers import RefusalReason
 from models.crud import submission_values
-from models.tables import ConversationState, Submission, ValueRevision
+from models.tables import ConversationState, Round, Submission, ValueRevision
 from services.reporting import (
     Action,
     ConfirmOverwrite,
@@ -106,8 +108,9 @@ def test_previous_period_value_is_offered_and_same_as_last_period_works(
     session: Session, clock: Clock
 ) -> None:
     wang = bind(session, user_id=1, name="王芳", unit="jinhai", now=clock())
-    october = open_(session, "2026-10", now=clock())
-    fill_all(session, wang, october.round_id, clock)
+    late_october = clock() - timedelta(days=31)
+    october = open_(session, "2026-10", now=late_october)
+    fill_all(session, wang, october.round_id, Clock(late_october))
     november = open_(session, "2026-11", now=clock())
     question = start(session, contact=wang, round_id=november.round_id, now=clock())[-1]
     assert isinstance(question, Question) and question.previous_value == 12
@@ -253,7 +256,7 @@ def test_concurrent_changes_need_confirmation_before_overwriting(
     assert history == [(None, 5, wang.id), (5, 9, wang.id), (9, 5, liu.id)]
 
 
-def test_after_the_deadline_first_submission_is_late_and_changes_are_locked(
+def test_after_the_deadline_submissions_are_late_until_the_lock(
     session: Session, clock: Clock
 ) -> None:
     wang = bind(session, user_id=1, name="王芳", unit="jinhai", now=clock())
@@ -261,13 +264,45 @@ def test_after_the_deadline_first_submission_is_late_and_changes_are_locked(
     opened = open_(session, "2026-11", now=clock())
     fill_all(session, wang, opened.round_id, clock)
     clock.set(opened.deadline)
-    (locked,) = start(session, contact=wang, round_id=opened.round_id, now=clock())
-    assert isinstance(locked, Notice) and locked.kind is NoticeKind.LOCKED
+    # Changes are still taken between the deadline and the lock.
+    review = start(session, contact=wang, round_id=opened.round_id, now=clock())[-1]
+    assert isinstance(review, Review)
+    press(session, contact=wang, action=Action.CANCEL, round_id=opened.round_id, now=clock())
+    # A first submission now is accepted and flagged late.
     warning, question = start(session, contact=li, round_id=opened.round_id, now=clock())
     assert isinstance(warning, Notice) and warning.kind is NoticeKind.LATE_WARNING
     assert isinstance(question, Question)
     (receipt,) = fill_all(session, li, opened.round_id, clock)
     assert isinstance(receipt, Receipt) and receipt.late
+    on_time = session.exec(select(Submission).where(Submission.unit_id == wang.unit_id)).one()
+    assert not on_time.late
+
+
+def test_after_the_lock_changes_are_refused_until_a_coordinator_reopens(
+    session: Session, clock: Clock
+) -> None:
+    from models.tables import Role
+    from services.overrides import set_override
+
+    wang = bind(session, user_id=1, name="王芳", unit="jinhai", now=clock())
+    zhao = bind(session, user_id=9, name="赵主任", role=Role.COORDINATOR, now=clock())
+    opened = open_(session, "2026-11", now=clock())
+    start(session, contact=wang, round_id=opened.round_id, now=clock())
+    answer_text(session, contact=wang, text="3", now=clock())
+    clock.set(session.get(Round, opened.round_id).lock_at)  # type: ignore[union-attr]
+    (locked,) = answer_text(session, contact=wang, text="4", now=clock())
+    assert isinstance(locked, Notice) and locked.kind is NoticeKind.LOCKED
+    assert locked.extra["coordinators"] == "赵主任"
+    assert session.get(ConversationState, wang.id) is None  # the draft is dropped
+    done = set_override(session, coordinator=zhao, unit_text="金海社区", reopen=True, now=clock())
+    assert done.unit_name == "金海社区" and [c.id for c in done.reporters] == [wang.id]
+    question = start(session, contact=wang, round_id=None, now=clock())[-1]
+    assert isinstance(question, Question)
+    (receipt,) = fill_all(session, wang, opened.round_id, clock)
+    assert isinstance(receipt, Receipt) and receipt.late
+    set_override(session, coordinator=zhao, unit_text="jinhai", reopen=False, now=clock())
+    (locked,) = start(session, contact=wang, round_id=opened.round_id, now=clock())
+    assert isinstance(locked, Notice) and locked.kind is NoticeKind.LOCKED
 
 
 def test_a_reporter_cannot_reach_another_offices_round(session: Session, clock: Clock) -> None:

@@ -1,48 +1,36 @@
 from datetime import UTC, datetime, timedelta
 
-from domain.periods import Period
-from domain.rounds import Window, deadline_for, submission_window
+from domain.rounds import Window, submission_window
+
+DEADLINE = datetime(2026, 11, 3, 10, 0, tzinfo=UTC)
+LOCK = DEADLINE + timedelta(days=2)
 
 
-def test_deadline_is_in_the_office_time_zone() -> None:
-    deadline = deadline_for(
-        Period.parse("2026-10"), days_after_end=3, at="18:00", timezone="Asia/Shanghai"
+def window(now: datetime, **kwargs: bool) -> Window:
+    return submission_window(
+        round_closed=kwargs.get("closed", False),
+        deadline=DEADLINE,
+        lock_at=LOCK,
+        now=now,
+        reopened=kwargs.get("reopened", False),
     )
-    assert deadline == datetime(2026, 11, 3, 10, 0, tzinfo=UTC)
 
 
-def test_quarter_deadline_follows_the_quarter_end() -> None:
-    deadline = deadline_for(
-        Period.parse("2026Q4"), days_after_end=10, at="09:30", timezone="Asia/Shanghai"
-    )
-    assert deadline == datetime(2027, 1, 10, 1, 30, tzinfo=UTC)
+def test_open_until_the_deadline() -> None:
+    assert window(DEADLINE - timedelta(seconds=1)) is Window.OPEN
 
 
-def test_window_transitions() -> None:
-    deadline = datetime(2026, 11, 3, 10, 0, tzinfo=UTC)
-    before, after = deadline - timedelta(seconds=1), deadline + timedelta(seconds=1)
-    assert (
-        submission_window(round_open=True, deadline=deadline, now=before, already_submitted=False)
-        is Window.OPEN
-    )
-    assert (
-        submission_window(round_open=True, deadline=deadline, now=before, already_submitted=True)
-        is Window.OPEN
-    )
-    assert (
-        submission_window(round_open=True, deadline=deadline, now=after, already_submitted=False)
-        is Window.LATE
-    )
-    assert (
-        submission_window(round_open=True, deadline=deadline, now=after, already_submitted=True)
-        is Window.LOCKED
-    )
-    assert (
-        submission_window(round_open=False, deadline=deadline, now=before, already_submitted=False)
-        is Window.CLOSED
-    )
-    # The deadline itself is already past.
-    assert (
-        submission_window(round_open=True, deadline=deadline, now=deadline, already_submitted=True)
-        is Window.LOCKED
-    )
+def test_late_from_the_deadline_until_the_lock() -> None:
+    assert window(DEADLINE) is Window.LATE
+    assert window(LOCK - timedelta(seconds=1)) is Window.LATE
+
+
+def test_locked_from_the_lock_unless_reopened() -> None:
+    assert window(LOCK) is Window.LOCKED
+    assert window(LOCK + timedelta(days=30)) is Window.LOCKED
+    assert window(LOCK + timedelta(days=30), reopened=True) is Window.LATE
+
+
+def test_a_closed_round_is_closed_whatever_the_time() -> None:
+    assert window(DEADLINE - timedelta(days=1), closed=True) is Window.CLOSED
+    assert window(LOCK, closed=True, reopened=True) is Window.CLOSED

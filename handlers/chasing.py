@@ -1,0 +1,107 @@
+"""Coordinators chase and unlock: ``/remind [unit]``, ``/reopen <unit> [period]``,
+``/lock <unit> [period]``."""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from telegram import Update
+from telegram.ext import CommandHandler
+
+from bot import views
+from handlers.common import Context, send
+from models.tables import Role
+from services.chasing import notify_override, remind_now
+from services.overrides import OverrideRefused, set_override
+
+logger = logging.getLogger(__name__)
+
+
+def _is_coordinator(context: Context) -> bool:
+    return context.known_contact.role in (Role.COORDINATOR, Role.ADMIN)
+
+
+async def remind(update: Update, context: Context) -> None:
+    contact = context.known_contact
+    if not _is_coordinator(context):
+        await send(update, context, views.coordinators_only(contact.language))
+        return
+    rt = context.runtime
+    unit_text = " ".join(context.args or []) or None
+    with rt.update_transaction(update.update_id) as session:
+        if session is None:
+            return
+        result = remind_now(
+            session,
+            coordinator=contact,
+            unit_text=unit_text,
+            now=rt.now(),
+            cooldown=timedelta(minutes=rt.config.scheduler.remind_cooldown_minutes),
+            renderers=views.RENDERERS,
+        )
+    await send(update, context, views.remind_result(result, contact.language))
+    await context.scheduler.flush(context.bot)
+
+
+async def _override(update: Update, context: Context, *, reopen: bool) -> None:
+    contact = context.known_contact
+    if not _is_coordinator(context):
+        await send(update, context, views.coordinators_only(contact.language))
+        return
+    args = context.args or []
+    if not args:
+        await send(update, context, views.override_usage(contact.language))
+        return
+    period = args[-1] if len(args) > 1 and args[-1][:1].isdigit() else None
+    unit_text = " ".join(args[:-1] if period else args)
+    rt = context.runtime
+    with rt.update_transaction(update.update_id) as session:
+        if session is None:
+            return
+        try:
+            done = set_override(
+                session,
+                coordinator=contact,
+                unit_text=unit_text,
+                reopen=reopen,
+                now=rt.now(),
+                period=period,
+            )
+        except OverrideRefused as refused:
+            outgoing = views.override_refused(refused, contact.language)
+        else:
+            logger.info(
+                "%s %s for round %s by contact %s",
+                "reopened" if reopen else "locked",
+                done.unit_name,
+                done.round_id,
+                contact.id,
+            )
+            notify_override(
+                session,
+                round_id=done.round_id,
+                reporters=done.reporters,
+                unit_name=done.unit_name,
+                reopened=reopen,
+                now=rt.now(),
+                renderers=views.RENDERERS,
+            )
+            outgoing = views.override_done(done, reopen, contact.language)
+    await send(update, context, outgoing)
+    await context.scheduler.flush(context.bot)
+
+
+async def reopen(update: Update, context: Context) -> None:
+    await _override(update, context, reopen=True)
+
+
+async def lock(update: Update, context: Context) -> None:
+    await _override(update, context, reopen=False)
+
+
+HANDLERS = [
+    CommandHandler("remind", remind),
+    CommandHandler("reopen", reopen),
+    CommandHandler("lock", lock),
+]
