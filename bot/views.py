@@ -214,6 +214,9 @@ def help_text(role: Role, language: str) -> Outgoing:
         _(
             "I collect figures from the units of your office.\n"
             "/status — who has reported in the open rounds\n"
+            "/remind — chase the units that have not reported (/remind 金海社区: one unit)\n"
+            "/reopen 金海社区 — let a unit change its figures after the lock; /lock 金海社区 — "
+            "lock it again\n"
             "/lang — switch language (中文 / English)"
         )
     )
@@ -249,6 +252,7 @@ def bot_commands(language: str) -> list[tuple[str, str]]:
     return [
         ("report", _("Fill in figures")),
         ("status", _("Who has reported (coordinators)")),
+        ("remind", _("Chase units that have not reported (coordinators)")),
         ("help", _("Help")),
         ("lang", _("Language / 语言")),
     ]
