@@ -66,10 +66,13 @@ def build_application(
         application.bot_data[SCHEDULER_KEY] = runner
         runner.install(application)
 
-    async def post_shutdown(application: Application) -> None:  # type: ignore[type-arg]
-        runner: SchedulerRunner | None = application.bot_data.pop(SCHEDULER_KEY, None)
+    async def post_stop(application: Application) -> None:  # type: ignore[type-arg]
+        runner: SchedulerRunner | None = application.bot_data.get(SCHEDULER_KEY)
         if runner is not None:
-            runner.release()
+            await runner.shutdown()
+
+    async def post_shutdown(application: Application) -> None:  # type: ignore[type-arg]
+        application.bot_data.pop(SCHEDULER_KEY, None)
         runtime: Runtime | None = application.bot_data.pop(RUNTIME_KEY, None)
         if runtime is not None:
             runtime.engine.dispose()
@@ -86,6 +89,7 @@ def build_application(
         .rate_limiter(AIORateLimiter(max_retries=0))
         .concurrent_updates(False)  # one update at a time: per-user order matters
         .post_init(post_init)
+        .post_stop(post_stop)
         .post_shutdown(post_shutdown)
         .build()
     )

@@ -43,7 +43,20 @@ def translator(language: str) -> Any:
     return translations(language).gettext
 
 
-def fmt(template: str, /, **values: Any) -> str:
-    """Fill an HTML message template; every value is HTML-escaped, so user or config text can
-    never break or inject markup."""
-    return template.format(**{name: html.escape(str(value)) for name, value in values.items()})
+class Html(str):
+    """Text that is already HTML (the result of :func:`fmt`): inserted as is, not escaped again."""
+
+    __slots__ = ()
+
+
+def fmt(template: str, /, **values: Any) -> Html:
+    """Fill an HTML message template; every value is HTML-escaped — unless it is itself the
+    result of ``fmt`` — so user or config text can never break or inject markup."""
+    return Html(
+        template.format(
+            **{
+                name: value if isinstance(value, Html) else html.escape(str(value))
+                for name, value in values.items()
+            }
+        )
+    )

@@ -12,7 +12,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from bot.callbacks import ReportCallback
-from bot.i18n import fmt, translator
+from bot.i18n import Html, fmt, translator
 from domain.numbers import RefusalReason
 from domain.periods import Period, PeriodKind
 from models.tables import Role
@@ -67,7 +67,7 @@ class Outgoing:
 
 
 # ---------------------------------------------------------------- small pieces
-def period_label(period: Period, language: str) -> str:
+def period_label(period: Period, language: str) -> Html:
     _ = translator(language)
     if period.kind is PeriodKind.WEEK:
         return fmt(_("week {week} of {year}"), year=period.year, week=period.index)
@@ -78,7 +78,7 @@ def period_label(period: Period, language: str) -> str:
     return fmt(_("year {year}"), year=period.year)
 
 
-def local_time(moment: datetime, timezone: str, language: str) -> str:
+def local_time(moment: datetime, timezone: str, language: str) -> Html:
     _ = translator(language)
     local = moment.astimezone(ZoneInfo(timezone))
     return fmt(
@@ -90,10 +90,10 @@ def local_time(moment: datetime, timezone: str, language: str) -> str:
     )
 
 
-def amount(value: int | None, measure_word: str, language: str) -> str:
+def amount(value: int | None, measure_word: str, language: str) -> Html:
     _ = translator(language)
     if value is None:
-        return _("—")
+        return Html(_("—"))
     return fmt(_("{value} {measure_word}"), value=value, measure_word=measure_word)
 
 
@@ -277,7 +277,7 @@ def render_screen(screen: Screen, language: str) -> Outgoing:
     return _notice(screen, language)
 
 
-def _round_title(info: RoundInfo, language: str) -> str:
+def _round_title(info: RoundInfo, language: str) -> Html:
     _ = translator(language)
     return fmt(
         _("{unit} · {form} · {period}"),
@@ -667,17 +667,21 @@ def render_digest(digest: Digest) -> tuple[str, dict[str, Any] | None]:
 
 def render_contact_lost(lost: ContactLost) -> tuple[str, dict[str, Any] | None]:
     _ = translator(lost.language)
-    text = fmt(
-        _("⚠️ {name} of {unit} has blocked the bot and will get no more prompts."),
-        name=lost.contact_name,
-        unit=lost.unit_name,
-    )
-    if lost.remaining_contacts == 0:
-        text += "\n" + fmt(
-            _("{unit} has no other contact now. Please invite someone: figbot invite --unit …"),
+    lines = [
+        fmt(
+            _("⚠️ {name} of {unit} has blocked the bot and will get no more prompts."),
+            name=lost.contact_name,
             unit=lost.unit_name,
         )
-    return text, None
+    ]
+    if lost.remaining_contacts == 0:
+        lines.append(
+            fmt(
+                _("{unit} has no other contact now. Please invite someone: figbot invite --unit …"),
+                unit=lost.unit_name,
+            )
+        )
+    return "\n".join(lines), None
 
 
 def render_reopened(notice: Reopened) -> tuple[str, dict[str, Any] | None]:

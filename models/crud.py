@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
@@ -88,6 +89,7 @@ def enqueue_message(
     dedupe_key: str,
     chat_id: int,
     text: str,
+    now: datetime,
     contact_id: int | None = None,
     reply_markup: dict[str, Any] | None = None,
     kind: str = "message",
@@ -110,6 +112,7 @@ def enqueue_message(
             kind=kind,
             round_id=round_id,
             unit_id=unit_id,
+            created_at=now,
         )
     )
     session.flush()

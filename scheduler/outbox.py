@@ -92,7 +92,7 @@ def _finish(
                 session.add(contact)
                 session.flush()
                 if renderers is not None:
-                    contact_lost(session, contact=contact, renderers=renderers)
+                    contact_lost(session, contact=contact, renderers=renderers, now=now)
 
 
 def requeue_interrupted(engine: Engine) -> int:
@@ -147,14 +147,22 @@ async def flush_outbox(
     clock: Callable[[], datetime] = utcnow,
     renderers: Renderers | None = None,
     limit: int = 1000,
+    stopping: asyncio.Event | None = None,
 ) -> FlushResult:
-    """Send due queued items; returns what happened. Safe to run concurrently with itself."""
+    """Send due queued items; returns what happened. Safe to run concurrently with itself.
+
+    ``stopping`` (set when the process shuts down) stops taking new items; messages already on
+    their way are finished and recorded, so a graceful restart neither loses nor repeats one.
+    """
     result = FlushResult()
     pause = asyncio.Event()  # set on flood control or a network error: stop taking new items
     ids = _due_ids(engine, clock(), limit)
 
+    def halted() -> bool:
+        return pause.is_set() or (stopping is not None and stopping.is_set())
+
     async def send_one(item_id: int) -> None:
-        if pause.is_set() or not _claim(engine, item_id):
+        if halted() or not _claim(engine, item_id):
             return
         with write_session(engine) as session:
             item = session.get(OutboxMessage, item_id)
@@ -231,7 +239,7 @@ async def flush_outbox(
         queue.put_nowait(item_id)
 
     async def worker() -> None:
-        while not queue.empty() and not pause.is_set():
+        while not queue.empty() and not halted():
             await send_one(queue.get_nowait())
 
     await asyncio.gather(*(worker() for _ in range(min(SENDERS, len(ids)))))

@@ -10,6 +10,7 @@ drop a job that starts late).
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import socket
@@ -50,6 +51,10 @@ class SchedulerRunner:
         self.renderers = renderers
         self.is_leader = False
         self._reported_holder: str | None = None
+        # One tick or flush at a time in this process (the wake-up job, the flush job and
+        # commands like /remind may fire together).
+        self._busy = asyncio.Lock()
+        self._stopping = asyncio.Event()
 
     @property
     def ttl(self) -> timedelta:
@@ -75,33 +80,58 @@ class SchedulerRunner:
         self._reported_holder = holder
         return held
 
-    def release(self) -> None:
-        if self.is_leader:
-            with write_session(self.runtime.engine) as session:
-                release(session, holder=self.holder)
-            self.is_leader = False
+    async def shutdown(self) -> None:
+        """Stop taking work, let messages already on their way finish, hand the lease over."""
+        self._stopping.set()
+        async with self._busy:
+            if self.is_leader:
+                with write_session(self.runtime.engine) as session:
+                    release(session, holder=self.holder)
+                self.is_leader = False
 
     async def tick(self, bot: Bot) -> TickReport | None:
         """Do what is due now and send it; None when another process holds the scheduler."""
-        if not self.heartbeat():
-            return None
-        with write_session(self.runtime.engine) as session:
-            report = run_due(
-                session,
-                config=self.runtime.config,
-                now=self.runtime.now(),
-                render_prompt=self.render_prompt,
-                renderers=self.renderers,
-            )
-        await self.flush(bot)
-        return report
+        async with self._busy:
+            if self._stopping.is_set() or not self.heartbeat():
+                return None
+            with write_session(self.runtime.engine) as session:
+                report = run_due(
+                    session,
+                    config=self.runtime.config,
+                    now=self.runtime.now(),
+                    render_prompt=self.render_prompt,
+                    renderers=self.renderers,
+                )
+            await self._flush(bot)
+            return report
 
     async def flush(self, bot: Bot) -> FlushResult | None:
-        if not self.is_leader:
+        """Send what is due in the outbox (only the lease holder sends)."""
+        async with self._busy:
+            return await self._flush(bot)
+
+    async def _flush(self, bot: Bot) -> FlushResult | None:
+        if not self.is_leader or self._stopping.is_set():
             return None
         result = await flush_outbox(
-            bot, self.runtime.engine, clock=self.runtime.now, renderers=self.renderers
+            bot,
+            self.runtime.engine,
+            clock=self.runtime.now,
+            renderers=self.renderers,
+            stopping=self._stopping,
         )
+        if result.blocked:  # coordinators were just told about a lost contact: send that too
+            followup = await flush_outbox(
+                bot,
+                self.runtime.engine,
+                clock=self.runtime.now,
+                renderers=self.renderers,
+                stopping=self._stopping,
+            )
+            result.sent += followup.sent
+            result.failed += followup.failed
+            result.blocked += followup.blocked
+            result.retry_later += followup.retry_later
         if result.sent or result.failed or result.blocked or result.retry_later:
             logger.info("outbox: %s", result)
         return result

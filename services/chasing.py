@@ -7,6 +7,7 @@ often the scheduler runs.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -142,6 +143,7 @@ def queue_reminders(
     units: list[Unit],
     key_prefix: str,
     renderers: Renderers,
+    now: datetime,
 ) -> int:
     """Queue a reminder to every active reporter of ``units``; returns how many were new."""
     ref = round_ref(session, round_)
@@ -157,6 +159,7 @@ def queue_reminders(
                 session,
                 dedupe_key=f"{key_prefix}:{contact.id}",
                 chat_id=contact.chat_id,
+                now=now,
                 text=text,
                 reply_markup=markup,
                 contact_id=contact.id,
@@ -175,6 +178,7 @@ def queue_digest(
     key_prefix: str,
     at_deadline: bool,
     renderers: Renderers,
+    now: datetime,
 ) -> int:
     """Queue the list of pending units to every coordinator of the round's office."""
     ref = round_ref(session, round_)
@@ -196,6 +200,7 @@ def queue_digest(
             session,
             dedupe_key=f"{key_prefix}:{coordinator.id}",
             chat_id=coordinator.chat_id,
+            now=now,
             text=text,
             reply_markup=markup,
             contact_id=coordinator.id,
@@ -266,7 +271,7 @@ def remind_now(
     for unit in pending:
         last = last_reminded(session, round_id=round_.id or 0, unit_id=unit.id or 0)
         if last is not None and now - last < cooldown:
-            minutes = int((cooldown - (now - last)).total_seconds() // 60) + 1
+            minutes = math.ceil((cooldown - (now - last)).total_seconds() / 60)
             cooling.append((unit.name, minutes))
             continue
         if queue_reminders(
@@ -275,6 +280,7 @@ def remind_now(
             units=[unit],
             key_prefix=f"remind-now:{round_.id}:{unit.id}:{stamp}",
             renderers=renderers,
+            now=now,
         ):
             reminded.append(unit.name)
         else:
@@ -282,7 +288,7 @@ def remind_now(
     return RemindResult(ref, reminded, cooling, [], without)
 
 
-def contact_lost(session: Session, *, contact: Contact, renderers: Renderers) -> int:
+def contact_lost(session: Session, *, contact: Contact, renderers: Renderers, now: datetime) -> int:
     """Tell the office's coordinators that a unit's contact blocked the bot."""
     if contact.unit_id is None:
         return 0
@@ -296,8 +302,9 @@ def contact_lost(session: Session, *, contact: Contact, renderers: Renderers) ->
         )
         if enqueue_message(
             session,
-            dedupe_key=f"contact-lost:{contact.id}:{contact.last_seen_at}:{coordinator.id}",
+            dedupe_key=f"contact-lost:{contact.id}:{now.isoformat()}:{coordinator.id}",
             chat_id=coordinator.chat_id,
+            now=now,
             text=text,
             reply_markup=markup,
             contact_id=coordinator.id,
@@ -327,6 +334,7 @@ def notify_override(
             session,
             dedupe_key=f"override:{round_id}:{contact.id}:{now.isoformat()}",
             chat_id=contact.chat_id,
+            now=now,
             text=text,
             reply_markup=markup,
             contact_id=contact.id,

@@ -124,6 +124,8 @@ def redeem_invite(
     contact.office_id = office.id or 0
     contact.unit_id = unit.id if unit else None
     contact.active = True
+    contact.inactive_reason = None
+    contact.last_seen_at = now
     session.add(contact)
     session.flush()
     invite.used_at = now

@@ -390,7 +390,14 @@ def _pick_round(session: Session, contact: Contact, round_id: int | None) -> Rou
     for round_ in rounds:  # the most urgent round the unit has not submitted
         if get_submission(session, round_id=round_.id or 0, unit_id=contact.unit_id or 0) is None:
             return round_
-    return rounds[0] if rounds else None
+    if rounds:
+        return rounds[0]
+    # Nothing open: the latest locked round, so the reporter hears whom to ask.
+    return session.exec(
+        select(Round)
+        .where(Round.office_id == contact.office_id, Round.status == RoundStatus.LOCKED)
+        .order_by(col(Round.deadline).desc())
+    ).first()
 
 
 def _begin_change(ctx: _Ctx, submission: Submission, now: datetime) -> Review:

@@ -99,7 +99,7 @@ def open_round(
     assert round_.id is not None
 
     queued = queue_prompts(
-        session, round_=round_, form=form, office=office, render_prompt=render_prompt
+        session, round_=round_, form=form, office=office, render_prompt=render_prompt, now=now
     )
     return OpenedRound(
         round_id=round_.id, created=created, prompts_queued=queued, deadline=round_.deadline
@@ -107,7 +107,13 @@ def open_round(
 
 
 def queue_prompts(
-    session: Session, *, round_: Round, form: Form, office: Office, render_prompt: PromptRenderer
+    session: Session,
+    *,
+    round_: Round,
+    form: Form,
+    office: Office,
+    render_prompt: PromptRenderer,
+    now: datetime,
 ) -> int:
     """Queue the round's prompt to every active reporter not prompted yet whose unit has not
     submitted (a reporter bound while the round is open is prompted too)."""
@@ -152,6 +158,7 @@ def queue_prompts(
             session,
             dedupe_key=prompt_key(form, period, office, contact),
             chat_id=contact.chat_id,
+            now=now,
             contact_id=contact.id,
             text=text,
             reply_markup=markup,

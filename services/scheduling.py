@@ -142,6 +142,7 @@ def run_due(
                 form=round_form,
                 office=round_office,
                 render_prompt=render_prompt,
+                now=now,
             )
         round_schedule = schedules.get(round_form.key)
         if round_schedule is not None:
@@ -206,6 +207,7 @@ def _reminders(
             units=pending_units(session, round_),
             key_prefix=key,
             renderers=renderers,
+            now=now,
         )
         report.queued += queued
         _record(
@@ -250,7 +252,12 @@ def _digests(
             )
             continue
         queued = queue_digest(
-            session, round_=round_, key_prefix=key, at_deadline=at_deadline, renderers=renderers
+            session,
+            round_=round_,
+            key_prefix=key,
+            at_deadline=at_deadline,
+            renderers=renderers,
+            now=now,
         )
         report.queued += queued
         _record(
