@@ -25,8 +25,12 @@ MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 _IMMEDIATE = "figbot_immediate"
 
 
-def make_engine(url: str, **kwargs: Any) -> Engine:
-    """Create the engine with figbot's connection settings for the URL's dialect."""
+def make_engine(url: str, *, enforce_foreign_keys: bool = True, **kwargs: Any) -> Engine:
+    """Create the engine with figbot's connection settings for the URL's dialect.
+
+    Migrations turn ``enforce_foreign_keys`` off on SQLite: Alembic's batch mode rebuilds a
+    table by dropping it, which SQLite refuses while other tables reference it.
+    """
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
         return create_engine(url, pool_pre_ping=True, **kwargs)
@@ -41,7 +45,7 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA busy_timeout=30000")
-        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute(f"PRAGMA foreign_keys={'ON' if enforce_foreign_keys else 'OFF'}")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.close()
 

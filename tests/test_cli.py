@@ -158,3 +158,19 @@ def test_invite_refuses_an_unknown_unit(
     assert "unknown unit 'nowhere'" in capsys.readouterr().err
     assert main(["--config", str(config), "invite", "--unit", "jinhai"]) == 0
     assert capsys.readouterr().out.startswith("https://t.me/figbot_x_bot?start=")
+
+
+def test_schedule_prints_the_coming_events(
+    tmp_path: Path, db_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = _config_file(tmp_path, db_url, token=TEST_TOKEN)
+    assert main(["--config", str(config), "schedule", "--periods", "2"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    opens = [line for line in lines if "round opens, reporters prompted" in line]
+    locks = [line for line in lines if "figures locked" in line]
+    assert len(locks) == 2 and 1 <= len(opens) <= 2
+    assert all(" 09:00  金湖街道办事处  法治工作月报 " in line for line in opens)
+    assert any("reminder to units not submitted (2h before the deadline)" in line for line in lines)
+    assert any("digest to coordinators (at the deadline)" in line for line in lines)
+    times = [line[:16] for line in lines]
+    assert times == sorted(times)  # in time order

@@ -28,10 +28,14 @@ def run_migrations_online() -> None:
     if connection is not None:
         _run(connection)
         return
-    engine = make_engine(config.get_main_option("sqlalchemy.url") or "")
+    engine = make_engine(config.get_main_option("sqlalchemy.url") or "", enforce_foreign_keys=False)
     try:
         with engine.connect() as conn:
             _run(conn)
+            if conn.dialect.name == "sqlite":
+                problems = conn.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+                if problems:
+                    raise RuntimeError(f"migration left broken references: {problems[:5]}")
     finally:
         engine.dispose()
 
