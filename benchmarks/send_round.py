@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 import sys
 import tempfile
 import time
@@ -137,6 +138,7 @@ async def run(reporters: int) -> int:
 
 
 def main() -> int:
+    logging.basicConfig(level=logging.ERROR)  # flood-control retries are counted, not logged
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--reporters", type=int, default=5000)
     return asyncio.run(run(parser.parse_args().reporters))
