@@ -21,7 +21,7 @@ demo: install
 
 lint: install
 	$(BIN)/ruff check .
-	$(BIN)/mypy bot handlers services domain models scheduler
+	$(BIN)/mypy bot handlers services domain models scheduler reports
 
 test: install lint
 	$(BIN)/pytest

@@ -1,0 +1,1 @@
+"""Summaries for the street office: compiling figures into tables, and rendering them as a chat message, an .xlsx file, charts and report paragraphs."""
