@@ -26,7 +26,7 @@ from bot.config import FigbotConfig
 from bot.i18n import translator
 from bot.logsetup import quiet_http_loggers
 from bot.runtime import RUNTIME_KEY, SCHEDULER_KEY, Runtime
-from handlers import access, chasing, onboarding, reporting, settings, status
+from handlers import access, chasing, onboarding, reporting, settings, status, summaries
 from handlers.common import Context, send
 from models.db import make_engine, upgrade, write_session
 from models.types import utcnow
@@ -107,6 +107,7 @@ def build_application(
                 *reporting.HANDLERS,  # /report, REPORT:* buttons, typed answers, non-text input
                 *status.HANDLERS,  # /status for coordinators
                 *chasing.HANDLERS,  # /remind, /reopen, /lock for coordinators
+                *summaries.HANDLERS,  # /summary, /missing for coordinators
                 *settings.HANDLERS,  # /help, /lang
                 *settings.FALLBACK,  # any other /command
             ],

@@ -7,6 +7,7 @@ import asyncio
 import logging
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from telegram import Update
@@ -23,7 +24,8 @@ from bot.config import ConfigError, FigbotConfig, load_config
 from bot.logsetup import configure_logging
 from domain.periods import PeriodError
 from domain.schedule import EventKind
-from models.db import make_engine, upgrade, write_session
+from models.crud import get_office
+from models.db import make_engine, read_session, upgrade, write_session
 from models.tables import Role
 from models.types import utcnow
 from services.catalog import sync_config
@@ -141,6 +143,49 @@ def cmd_schedule(config: FigbotConfig, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_summary(config: FigbotConfig, args: argparse.Namespace) -> int:
+    """The coordinators' table without Telegram: .xlsx, CSV or Markdown."""
+    from tqdm import tqdm
+
+    from reports.compile import compile_summary
+    from reports.text import write_csv, write_markdown
+    from reports.xlsx import write_xlsx
+    from services.summary import SummaryError, load_summary_input, target_for
+
+    writers = {"xlsx": write_xlsx, "csv": write_csv, "markdown": write_markdown}
+    engine = _prepared_engine(config)
+    try:
+        with tqdm(
+            total=4, desc="summary", unit="step", disable=args.quiet, file=sys.stderr
+        ) as progress:
+            with read_session(engine) as session:
+                office = get_office(session, code=args.office or config.offices[0].code)
+                if office is None or office.id is None:
+                    raise AdminError(f"unknown office {args.office!r}")
+                try:
+                    target = target_for(
+                        session, office_id=office.id, period_text=args.period, form_key=args.form
+                    )
+                    data = load_summary_input(session, config=config, target=target)
+                except SummaryError as exc:
+                    raise AdminError(str(exc)) from None
+            progress.update()
+            summary = compile_summary(data)
+            progress.update()
+            content = writers[args.format](summary)
+            progress.update()
+            out = Path(args.out)
+            out.write_bytes(content)
+            progress.update()
+    finally:
+        engine.dispose()
+    print(
+        f"{out}: {summary.office_name} {summary.form_name} {summary.period.code}, "
+        f"{summary.reported}/{summary.unit_count} units reported"
+    )
+    return 0
+
+
 def cmd_db(config: FigbotConfig, args: argparse.Namespace) -> int:
     upgrade(config.database.url, args.revision)
     print(f"database at revision {args.revision}")
@@ -183,6 +228,15 @@ def _parser() -> argparse.ArgumentParser:
     open_round.add_argument("--period", required=True, help="e.g. 2026-10, 2026Q3 or 2026")
     open_round.add_argument("--office", help="only this office (default: all)")
     open_round.set_defaults(func=cmd_open_round)
+
+    summary = sub.add_parser("summary", help="compile the summary table to a file")
+    summary.add_argument("--form", help="form key (default: the one collected per that period)")
+    summary.add_argument("--period", required=True, help="e.g. 2026-10, 2026Q3 or 2026")
+    summary.add_argument("--office", help="office code (default: the first in the config)")
+    summary.add_argument("--out", required=True, help="file to write")
+    summary.add_argument("--format", choices=["xlsx", "csv", "markdown"], default="xlsx")
+    summary.add_argument("--quiet", action="store_true", help="no progress bar")
+    summary.set_defaults(func=cmd_summary)
 
     schedule = sub.add_parser("schedule", help="print the coming scheduled events")
     schedule.add_argument("--periods", type=int, default=3, help="rounds per form (default 3)")

@@ -104,6 +104,7 @@ class IndicatorConfig(_Section):
     label: str = Field(min_length=1)
     measure_word: str = Field(min_length=1)
     help: str | None = None
+    aggregation: Literal["sum", "max", "latest"] = "sum"
 
 
 def _offset(value: str) -> str:

@@ -6,6 +6,7 @@ value filled in goes through :func:`bot.i18n.fmt`, which escapes it.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -16,13 +17,17 @@ from bot.i18n import Html, fmt, translator
 from domain.numbers import RefusalReason
 from domain.periods import Period, PeriodKind
 from models.tables import Role
+from reports.compile import Summary, UnitStatus
+from reports.text import number_text
 from services.chasing import (
     ContactLost,
     Digest,
+    MissingUnit,
     Reminder,
     RemindResult,
     Renderers,
     Reopened,
+    RoundRef,
 )
 from services.onboarding import Binding, InviteRefusal
 from services.overrides import OverrideDone, OverrideRefusal, OverrideRefused
@@ -214,6 +219,8 @@ def help_text(role: Role, language: str) -> Outgoing:
         _(
             "I collect figures from the units of your office.\n"
             "/status — who has reported in the open rounds\n"
+            "/summary — the table with totals, MoM and YoY (/summary 2026-10, 2026Q3, 2026)\n"
+            "/missing — units not reported yet, their contacts, last reminder\n"
             "/remind — chase the units that have not reported (/remind 金海社区: one unit)\n"
             "/reopen 金海社区 — let a unit change its figures after the lock; /lock 金海社区 — "
             "lock it again\n"
@@ -253,6 +260,8 @@ def bot_commands(language: str) -> list[tuple[str, str]]:
         ("report", _("Fill in figures")),
         ("status", _("Who has reported (coordinators)")),
         ("remind", _("Chase units that have not reported (coordinators)")),
+        ("summary", _("Summary table (coordinators)")),
+        ("missing", _("Units not reported yet (coordinators)")),
         ("help", _("Help")),
         ("lang", _("Language / 语言")),
     ]
@@ -783,3 +792,115 @@ def override_usage(language: str) -> Outgoing:
     return Outgoing(
         _("Usage: /reopen <unit> [period] or /lock <unit> [period], e.g. /reopen 金海社区")
     )
+
+
+# ---------------------------------------------------------------- summaries
+def _figure(value: float, measure_word: str, language: str) -> Html:
+    if value is None or math.isnan(value):
+        return Html(translator(language)("—"))
+    return fmt(
+        translator(language)("{value} {measure_word}"),
+        value=number_text(value),
+        measure_word=measure_word,
+    )
+
+
+def _percent(change: float) -> str:
+    if change is None or math.isnan(change):
+        return "—"
+    return f"{change:+.1%}"
+
+
+def summary_message(summary: Summary, language: str) -> Outgoing:
+    """Completeness first, then the office totals with 环比/同比: fits a phone screen."""
+    _ = translator(language)
+    lines: list[str] = [
+        fmt(
+            _("<b>{office} · {form} · {period}</b>"),
+            office=summary.office_name,
+            form=summary.form_name,
+            period=period_label(summary.period, language),
+        )
+    ]
+    counts = summary.counts
+    lines.append(
+        fmt(
+            _("Reported {done}/{total}: {late} late, {partial} partial, {missing} missing"),
+            done=summary.reported,
+            total=summary.unit_count,
+            late=counts[UnitStatus.LATE],
+            partial=counts[UnitStatus.PARTIAL],
+            missing=counts[UnitStatus.MISSING],
+        )
+    )
+    missing = summary.table[summary.table["status"] == UnitStatus.MISSING.value]["unit"].tolist()
+    if missing:
+        lines.append(fmt(_("Not reported: {units}"), units="、".join(missing)))
+    lines.append("")
+    for row in summary.comparison.to_dict("records"):
+        lines.append(
+            fmt(
+                _("{label}: {figure} · MoM {mom} · YoY {yoy}"),
+                label=row["label"],
+                figure=_figure(row["current"], row["measure_word"], language),
+                mom=_percent(row["mom"]),
+                yoy=_percent(row["yoy"]),
+            )
+        )
+    lines += ["", _("The full table is in the attached file.")]
+    return Outgoing("\n".join(lines))
+
+
+def summary_file_name(summary: Summary, extension: str) -> str:
+    return f"{summary.office_name}-{summary.form_name}-{summary.period.code}.{extension}"
+
+
+def summary_refused(problem: str, language: str) -> Outgoing:
+    """``problem``: "no_round", or the period text that could not be used."""
+    _ = translator(language)
+    if problem == "no_round":
+        return Outgoing(_("There is nothing to summarise yet: no round has opened."))
+    return Outgoing(
+        fmt(
+            _(
+                "Cannot summarise “{period}”. Write it like /summary 2026-10, /summary 2026Q3 or "
+                "/summary 2026."
+            ),
+            period=problem,
+        )
+    )
+
+
+def missing_message(rows: list[MissingUnit], ref: RoundRef | None, language: str) -> Outgoing:
+    _ = translator(language)
+    if ref is None:
+        return Outgoing(_("There is no open round."))
+    title = fmt(
+        _("<b>{form}</b> · {period}"), form=ref.form_name, period=period_label(ref.period, language)
+    )
+    if not rows:
+        return Outgoing(fmt(_("{title}: every unit has submitted."), title=title))
+    lines: list[str] = [
+        fmt(
+            _("{title}: {count} units have not submitted (deadline {deadline})"),
+            title=title,
+            count=len(rows),
+            deadline=local_time(ref.deadline, ref.timezone, language),
+        )
+    ]
+    for row in rows:
+        contacts = "、".join(row.contacts) if row.contacts else _("no contact")
+        reminded = (
+            local_time(row.last_reminded, ref.timezone, language)
+            if row.last_reminded
+            else _("never")
+        )
+        lines.append(
+            fmt(
+                _("• {unit} — {contacts}; last reminded {when}"),
+                unit=row.unit_name,
+                contacts=contacts,
+                when=reminded,
+            )
+        )
+    return Outgoing("\n".join(lines))

@@ -89,6 +89,7 @@ class SummaryInput:
     submissions: list[SubmissionRecord]
     values: list[ValueRecord]
     revisions: list[RevisionRecord] = field(default_factory=list)
+    timezone: str = "Asia/Shanghai"
 
 
 @dataclass
@@ -103,6 +104,7 @@ class Summary:
     details: pd.DataFrame  # one row per stored value of the period
     revisions: pd.DataFrame
     counts: dict[UnitStatus, int]
+    timezone: str = "Asia/Shanghai"
 
     @property
     def reported(self) -> int:
@@ -279,4 +281,5 @@ def compile_summary(data: SummaryInput) -> Summary:
         details=details,
         revisions=revisions.sort_values("at").reset_index(drop=True),
         counts=counts,
+        timezone=data.timezone,
     )

@@ -344,3 +344,30 @@ def notify_override(
         ):
             queued += 1
     return queued
+
+
+@dataclass(frozen=True)
+class MissingUnit:
+    unit_name: str
+    contacts: list[str]
+    last_reminded: datetime | None
+
+
+def missing_units(session: Session, *, office_id: int) -> tuple[RoundRef | None, list[MissingUnit]]:
+    """``/missing``: the most urgent open round's pending units, their contacts, last reminder."""
+    round_ = session.exec(
+        select(Round)
+        .where(Round.office_id == office_id, Round.status == RoundStatus.OPEN)
+        .order_by(col(Round.deadline))
+    ).first()
+    if round_ is None:
+        return None, []
+    rows = [
+        MissingUnit(
+            unit.name,
+            [c.display_name for c in _reporters(session, unit)],
+            last_reminded(session, round_id=round_.id or 0, unit_id=unit.id or 0),
+        )
+        for unit in pending_units(session, round_)
+    ]
+    return round_ref(session, round_), rows

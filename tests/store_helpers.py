@@ -63,3 +63,16 @@ def open_(
         now=now,
         render_prompt=render_prompt,
     )
+
+
+def submit(
+    session: Session, contact: Contact, round_id: int, answers: list[int], now: datetime
+) -> None:
+    """Fill and submit a round through the reporter's conversation."""
+    from services.reporting import Action, Receipt, answer_text, press, start
+
+    start(session, contact=contact, round_id=round_id, now=now)
+    for value in answers:
+        answer_text(session, contact=contact, text=str(value), now=now)
+    (receipt,) = press(session, contact=contact, action=Action.SUBMIT, round_id=round_id, now=now)
+    assert isinstance(receipt, Receipt), receipt

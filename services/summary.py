@@ -1,0 +1,179 @@
+"""Loading a summary's records from the database (the compile itself is ``reports.compile``)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlmodel import Session, col, select
+
+from bot.config import FigbotConfig
+from domain.periods import Period, PeriodKind
+from models.crud import indicators_by_key
+from models.tables import (
+    Contact,
+    Form,
+    Office,
+    Round,
+    Submission,
+    Unit,
+    Value,
+    ValueRevision,
+)
+from reports.compile import (
+    Aggregation,
+    IndicatorSpec,
+    RevisionRecord,
+    SubmissionRecord,
+    SummaryInput,
+    UnitSpec,
+    ValueRecord,
+    periods_needed,
+)
+
+# Which forms a period can be compiled from, preferred first: its own, else finer ones rolled up.
+_SOURCES = {
+    PeriodKind.WEEK: [PeriodKind.WEEK],
+    PeriodKind.MONTH: [PeriodKind.MONTH],
+    PeriodKind.QUARTER: [PeriodKind.QUARTER, PeriodKind.MONTH],
+    PeriodKind.YEAR: [PeriodKind.YEAR, PeriodKind.QUARTER, PeriodKind.MONTH],
+}
+
+
+class SummaryError(ValueError):
+    """The summary cannot be made (unknown form, period of the wrong kind, no rounds)."""
+
+
+@dataclass(frozen=True)
+class SummaryTarget:
+    office_id: int
+    form_key: str
+    period: Period
+
+
+def default_target(session: Session, *, office_id: int, now: datetime) -> SummaryTarget:
+    """The current round of the office, or the last one."""
+    round_ = session.exec(
+        select(Round)
+        .where(Round.office_id == office_id, col(Round.opens_at) <= now)
+        .order_by(col(Round.deadline).desc())
+    ).first()
+    if round_ is None:
+        raise SummaryError("no round yet")
+    form = session.get(Form, round_.form_id)
+    assert form is not None
+    return SummaryTarget(office_id, form.key, Period.parse(round_.period))
+
+
+def target_for(
+    session: Session, *, office_id: int, period_text: str, form_key: str | None = None
+) -> SummaryTarget:
+    period = Period.parse(period_text)
+    forms = session.exec(select(Form).where(Form.active == True)).all()  # noqa: E712
+    if form_key is not None:
+        forms = [form for form in forms if form.key == form_key]
+        if not forms:
+            raise SummaryError(f"unknown form {form_key!r}")
+    for kind in _SOURCES[period.kind]:
+        for form in forms:
+            if form.period_kind == kind:
+                return SummaryTarget(office_id, form.key, period)
+    raise SummaryError(f"no form can be summarised per {period.kind.value}")
+
+
+def load_summary_input(
+    session: Session, *, config: FigbotConfig, target: SummaryTarget
+) -> SummaryInput:
+    office = session.get(Office, target.office_id)
+    form = session.exec(select(Form).where(Form.key == target.form_key)).first()
+    if office is None or form is None:
+        raise SummaryError("unknown office or form")
+    form_kind = PeriodKind(form.period_kind)
+    try:
+        needed = periods_needed(target.period, form_kind)
+    except ValueError as exc:
+        raise SummaryError(str(exc)) from None
+    aggregations = {i.key: Aggregation(i.aggregation) for i in config.indicators}
+    indicators = indicators_by_key(session, keys=list(form.indicator_keys))
+    specs = [
+        IndicatorSpec(
+            key,
+            indicators[key].label,
+            indicators[key].measure_word,
+            aggregations.get(key, Aggregation.SUM),
+        )
+        for key in form.indicator_keys
+        if key in indicators
+    ]
+    units = session.exec(
+        select(Unit).where(Unit.office_id == office.id, Unit.active == True).order_by(col(Unit.id))  # noqa: E712
+    ).all()
+    rounds = {
+        r.id: r
+        for r in session.exec(
+            select(Round).where(
+                Round.office_id == office.id,
+                Round.form_id == form.id,
+                col(Round.period).in_(needed),
+            )
+        ).all()
+    }
+    names = {c.id: c.display_name for c in session.exec(select(Contact)).all()}
+    submissions = session.exec(
+        select(Submission).where(col(Submission.round_id).in_(list(rounds)))
+    ).all()
+    by_submission = {s.id: s for s in submissions}
+    values = session.exec(
+        select(Value).where(col(Value.submission_id).in_(list(by_submission)))
+    ).all()
+    revisions = session.exec(
+        select(ValueRevision).where(col(ValueRevision.submission_id).in_(list(by_submission)))
+    ).all()
+
+    def period_of(submission_id: int) -> str:
+        return rounds[by_submission[submission_id].round_id].period
+
+    return SummaryInput(
+        office_name=office.name,
+        timezone=office.timezone,
+        form_name=form.name,
+        form_period_kind=form_kind,
+        period=target.period,
+        units=[UnitSpec(u.id or 0, u.code, u.name, u.kind) for u in units],
+        indicators=specs,
+        submissions=[
+            SubmissionRecord(
+                s.unit_id,
+                rounds[s.round_id].period,
+                s.updated_at,
+                names.get(s.submitted_by_contact_id, "?"),
+                s.late,
+            )
+            for s in submissions
+        ],
+        values=[
+            ValueRecord(
+                by_submission[v.submission_id].unit_id,
+                period_of(v.submission_id),
+                v.indicator_key,
+                float(v.value),
+                v.updated_at,
+                names.get(v.updated_by_contact_id, "?"),
+            )
+            for v in values
+        ],
+        revisions=[
+            RevisionRecord(
+                by_submission[r.submission_id].unit_id,
+                period_of(r.submission_id),
+                r.indicator_key,
+                None if r.old_value is None else float(r.old_value),
+                float(r.new_value),
+                r.actor,
+                r.at,
+                r.via,
+                r.reason,
+            )
+            for r in revisions
+        ],
+    )
