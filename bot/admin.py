@@ -22,6 +22,7 @@ from scheduler.outbox import FlushResult, flush_outbox
 from services.lease import SCHEDULER_LEASE
 from services.onboarding import create_invite
 from services.rounds import OpenedRound, open_round
+from services.summary import round_workbook
 
 logger = logging.getLogger(__name__)
 
@@ -156,5 +157,9 @@ async def deliver(config: FigbotConfig, engine: Engine) -> FlushResult:
         base_file_url=config.telegram.base_file_url,
         rate_limiter=AIORateLimiter(max_retries=0),
     )
+
+    def attachments(key: str) -> tuple[str, bytes]:
+        return round_workbook(engine, config=config, round_id=int(key.partition(":")[2]))
+
     async with bot:
-        return await flush_outbox(bot, engine, renderers=RENDERERS)
+        return await flush_outbox(bot, engine, renderers=RENDERERS, attachments=attachments)

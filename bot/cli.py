@@ -186,6 +186,39 @@ def cmd_summary(config: FigbotConfig, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_report(config: FigbotConfig, args: argparse.Namespace) -> int:
+    """The annual report's statistics paragraphs, from the year's figures."""
+    from reports.annual import DEFAULT_TEMPLATE, ReportTemplateError, draft_report
+    from reports.compile import compile_summary
+    from services.summary import SummaryError, load_summary_input, target_for
+
+    engine = _prepared_engine(config)
+    try:
+        with read_session(engine) as session:
+            office = get_office(session, code=args.office or config.offices[0].code)
+            if office is None or office.id is None:
+                raise AdminError(f"unknown office {args.office!r}")
+            try:
+                target = target_for(session, office_id=office.id, period_text=str(args.year))
+                data = load_summary_input(session, config=config, target=target)
+            except SummaryError as exc:
+                raise AdminError(str(exc)) from None
+    finally:
+        engine.dispose()
+    try:
+        text = draft_report(
+            compile_summary(data), config.reports.annual_template or DEFAULT_TEMPLATE
+        )
+    except ReportTemplateError as exc:
+        raise AdminError(str(exc)) from None
+    if args.out:
+        Path(args.out).write_text(text + "\n", encoding="utf-8")
+        print(f"{args.out}: annual report draft for {args.year}")
+    else:
+        print(text)
+    return 0
+
+
 def cmd_db(config: FigbotConfig, args: argparse.Namespace) -> int:
     upgrade(config.database.url, args.revision)
     print(f"database at revision {args.revision}")
@@ -237,6 +270,12 @@ def _parser() -> argparse.ArgumentParser:
     summary.add_argument("--format", choices=["xlsx", "csv", "markdown"], default="xlsx")
     summary.add_argument("--quiet", action="store_true", help="no progress bar")
     summary.set_defaults(func=cmd_summary)
+
+    report = sub.add_parser("report", help="draft the annual report's statistics paragraphs")
+    report.add_argument("--year", type=int, required=True)
+    report.add_argument("--office", help="office code (default: the first in the config)")
+    report.add_argument("--out", help="write to this .txt file instead of printing")
+    report.set_defaults(func=cmd_report)
 
     schedule = sub.add_parser("schedule", help="print the coming scheduled events")
     schedule.add_argument("--periods", type=int, default=3, help="rounds per form (default 3)")

@@ -180,6 +180,13 @@ class FormConfig(_Section):
         )
 
 
+class ReportsConfig(_Section):
+    """The annual report draft: a Jinja2 template the office may rewrite (empty: the default)."""
+
+    annual_template: str = ""
+    push_summary_at_deadline: bool = True
+
+
 class SchedulerConfig(_Section):
     enabled: bool = True
     lease_seconds: int = Field(default=60, ge=5, le=3600)
@@ -191,6 +198,7 @@ class FigbotConfig(_Section):
     database: DatabaseConfig = DatabaseConfig()
     bot: BotConfig = BotConfig()
     scheduler: SchedulerConfig = SchedulerConfig()
+    reports: ReportsConfig = ReportsConfig()
     offices: list[OfficeConfig] = Field(min_length=1)
     indicators: list[IndicatorConfig] = Field(min_length=1)
     forms: list[FormConfig] = Field(min_length=1)

@@ -17,7 +17,7 @@ from bot.i18n import Html, fmt, translator
 from domain.numbers import RefusalReason
 from domain.periods import Period, PeriodKind
 from models.tables import Role
-from reports.compile import Summary, UnitStatus
+from reports.compile import IndicatorSpec, Summary, UnitStatus
 from reports.text import number_text
 from services.chasing import (
     ContactLost,
@@ -221,6 +221,8 @@ def help_text(role: Role, language: str) -> Outgoing:
             "/status — who has reported in the open rounds\n"
             "/summary — the table with totals, MoM and YoY (/summary 2026-10, 2026Q3, 2026)\n"
             "/missing — units not reported yet, their contacts, last reminder\n"
+            "/chart 调解纠纷 [period|trend] — a chart by unit, or over 12 periods\n"
+            "/report 2026 — draft statistics paragraphs of the annual report\n"
             "/remind — chase the units that have not reported (/remind 金海社区: one unit)\n"
             "/reopen 金海社区 — let a unit change its figures after the lock; /lock 金海社区 — "
             "lock it again\n"
@@ -262,6 +264,7 @@ def bot_commands(language: str) -> list[tuple[str, str]]:
         ("remind", _("Chase units that have not reported (coordinators)")),
         ("summary", _("Summary table (coordinators)")),
         ("missing", _("Units not reported yet (coordinators)")),
+        ("chart", _("Chart of an indicator (coordinators)")),
         ("help", _("Help")),
         ("lang", _("Language / 语言")),
     ]
@@ -714,11 +717,16 @@ def render_reopened(notice: Reopened) -> tuple[str, dict[str, Any] | None]:
     return fmt(_("<b>{title}</b> is locked again."), title=title), None
 
 
+def render_summary(summary: Summary, language: str) -> tuple[str, dict[str, Any] | None]:
+    return summary_message(summary, language).text, None
+
+
 RENDERERS = Renderers(
     reminder=render_reminder,
     digest=render_digest,
     contact_lost=render_contact_lost,
     reopened=render_reopened,
+    summary=render_summary,
 )
 
 
@@ -851,10 +859,6 @@ def summary_message(summary: Summary, language: str) -> Outgoing:
     return Outgoing("\n".join(lines))
 
 
-def summary_file_name(summary: Summary, extension: str) -> str:
-    return f"{summary.office_name}-{summary.form_name}-{summary.period.code}.{extension}"
-
-
 def summary_refused(problem: str, language: str) -> Outgoing:
     """``problem``: "no_round", or the period text that could not be used."""
     _ = translator(language)
@@ -904,3 +908,57 @@ def missing_message(rows: list[MissingUnit], ref: RoundRef | None, language: str
             )
         )
     return Outgoing("\n".join(lines))
+
+
+def report_message(text: str, summary: Summary, language: str) -> Outgoing:
+    _ = translator(language)
+    head = fmt(
+        _("<b>Draft: statistics of the {year} annual report</b> ({done}/{total} units reported)"),
+        year=summary.period.year,
+        done=summary.reported,
+        total=summary.unit_count,
+    )
+    return Outgoing(head + "\n\n" + fmt("{text}", text=text))
+
+
+def report_usage(language: str) -> Outgoing:
+    _ = translator(language)
+    return Outgoing(_("Usage: /report 2026 (the year of the annual report)"))
+
+
+def report_template_broken(problem: str, language: str) -> Outgoing:
+    _ = translator(language)
+    return Outgoing(
+        fmt(_("The report template in the config has a mistake: {problem}"), problem=problem)
+    )
+
+
+def chart_usage(language: str) -> Outgoing:
+    _ = translator(language)
+    return Outgoing(
+        _(
+            "Usage: /chart <indicator> [period], e.g. /chart 调解纠纷 2026-10, or "
+            "/chart 调解纠纷 trend for the last 12 periods"
+        )
+    )
+
+
+def unknown_indicator(text: str, indicators: list[IndicatorSpec], language: str) -> Outgoing:
+    _ = translator(language)
+    return Outgoing(
+        fmt(
+            _("There is no indicator “{text}”. Choose one of: {labels}"),
+            text=text,
+            labels="、".join(spec.label for spec in indicators),
+        )
+    )
+
+
+def chart_unavailable(language: str) -> Outgoing:
+    _ = translator(language)
+    return Outgoing(
+        _(
+            "Charts are not available: the server has no Chinese font. "
+            "Please tell the administrator."
+        )
+    )

@@ -14,6 +14,8 @@ from telegram.ext import CallbackQueryHandler, CommandHandler, MessageHandler, f
 from bot import views
 from bot.callbacks import REPORT_PATTERN, ReportCallback
 from handlers.common import Context, retire_buttons, send
+from handlers.summaries import annual_report
+from models.tables import Role
 from services import reporting
 
 logger = logging.getLogger(__name__)
@@ -21,6 +23,9 @@ logger = logging.getLogger(__name__)
 
 async def report_command(update: Update, context: Context) -> None:
     contact = context.known_contact
+    if contact.role != Role.REPORTER:  # a coordinator's /report 2026: the annual report draft
+        await annual_report(update, context)
+        return
     rt = context.runtime
     with rt.update_transaction(update.update_id) as session:
         if session is None:

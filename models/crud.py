@@ -95,6 +95,7 @@ def enqueue_message(
     kind: str = "message",
     round_id: int | None = None,
     unit_id: int | None = None,
+    attachment: str | None = None,
 ) -> bool:
     """Queue a message once per ``dedupe_key``; False if it was queued before."""
     exists = session.exec(
@@ -112,6 +113,7 @@ def enqueue_message(
             kind=kind,
             round_id=round_id,
             unit_id=unit_id,
+            attachment=attachment,
             created_at=now,
         )
     )

@@ -226,6 +226,7 @@ class OutboxMessage(SQLModel, table=True):
     attempts: int = 0
     last_error: str | None = None
     not_before: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    attachment: str | None = None  # a document made at send time, e.g. "summary-xlsx:<round id>"
     created_at: datetime = _now_field()
     sent_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     telegram_message_id: int | None = Field(default=None, sa_type=BigInteger)

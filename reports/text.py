@@ -73,3 +73,7 @@ def write_markdown(summary: Summary) -> bytes:
     ]
     lines += ["| " + " | ".join(row) + " |" for row in rows]
     return ("\n".join(lines) + "\n").encode("utf-8")
+
+
+def file_name(summary: Summary, extension: str) -> str:
+    return f"{summary.office_name}-{summary.form_name}-{summary.period.code}.{extension}"

@@ -12,6 +12,7 @@ coordinators which unit lost its contact.
 from __future__ import annotations
 
 import asyncio
+import io
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -19,7 +20,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import Engine, or_, update
 from sqlmodel import col, select
-from telegram import Bot, InlineKeyboardMarkup
+from telegram import Bot, InlineKeyboardMarkup, InputFile
 from telegram.constants import ParseMode
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter
 
@@ -31,6 +32,9 @@ from services.chasing import Renderers, contact_lost
 logger = logging.getLogger(__name__)
 
 OUTBOX_JOB = "outbox-flush"
+
+# Makes a document when its outbox item is sent: attachment key -> (file name, bytes).
+AttachmentMaker = Callable[[str], tuple[str, bytes]]
 MAX_ATTEMPTS = 8
 MAX_BACKOFF = timedelta(minutes=10)
 SENDERS = 8  # messages in flight at once; the rate limiter paces them
@@ -148,6 +152,7 @@ async def flush_outbox(
     renderers: Renderers | None = None,
     limit: int = 1000,
     stopping: asyncio.Event | None = None,
+    attachments: AttachmentMaker | None = None,
 ) -> FlushResult:
     """Send due queued items; returns what happened. Safe to run concurrently with itself.
 
@@ -167,20 +172,32 @@ async def flush_outbox(
         with write_session(engine) as session:
             item = session.get(OutboxMessage, item_id)
             assert item is not None
-            chat_id, text, markup, attempts = (
+            chat_id, text, markup, attempts, attachment = (
                 item.chat_id,
                 item.text,
                 item.reply_markup,
                 item.attempts,
+                item.attachment,
             )
             parse_mode = ParseMode(item.parse_mode) if item.parse_mode else None
         try:
-            sent = await bot.send_message(
-                chat_id,
-                text,
-                parse_mode=parse_mode,
-                reply_markup=InlineKeyboardMarkup.de_json(markup, bot) if markup else None,
-            )
+            if attachment is not None:
+                if attachments is None:
+                    raise BadRequest(f"no maker for attachment {attachment}")
+                file_name, data = await asyncio.to_thread(attachments, attachment)
+                sent = await bot.send_document(
+                    chat_id,
+                    InputFile(io.BytesIO(data), filename=file_name),
+                    caption=text or None,
+                    parse_mode=parse_mode,
+                )
+            else:
+                sent = await bot.send_message(
+                    chat_id,
+                    text,
+                    parse_mode=parse_mode,
+                    reply_markup=InlineKeyboardMarkup.de_json(markup, bot) if markup else None,
+                )
         except Forbidden as exc:
             logger.warning("outbox %s: chat %s blocked the bot", item_id, chat_id)
             _finish(

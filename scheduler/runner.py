@@ -24,10 +24,11 @@ from telegram.ext import Application, JobQueue
 from bot.runtime import Runtime
 from models.db import read_session, write_session
 from scheduler.outbox import OUTBOX_JOB, FlushResult, flush_outbox
-from services.chasing import Renderers
+from services.chasing import SUMMARY_ATTACHMENT, Renderers
 from services.lease import release, try_acquire
 from services.rounds import PromptRenderer
 from services.scheduling import TickReport, next_due, run_due
+from services.summary import round_workbook
 
 logger = logging.getLogger(__name__)
 
@@ -113,21 +114,20 @@ class SchedulerRunner:
     async def _flush(self, bot: Bot) -> FlushResult | None:
         if not self.is_leader or self._stopping.is_set():
             return None
-        result = await flush_outbox(
-            bot,
-            self.runtime.engine,
-            clock=self.runtime.now,
-            renderers=self.renderers,
-            stopping=self._stopping,
-        )
-        if result.blocked:  # coordinators were just told about a lost contact: send that too
-            followup = await flush_outbox(
+
+        async def once() -> FlushResult:
+            return await flush_outbox(
                 bot,
                 self.runtime.engine,
                 clock=self.runtime.now,
                 renderers=self.renderers,
                 stopping=self._stopping,
+                attachments=self.make_attachment,
             )
+
+        result = await once()
+        if result.blocked:  # coordinators were just told about a lost contact: send that too
+            followup = await once()
             result.sent += followup.sent
             result.failed += followup.failed
             result.blocked += followup.blocked
@@ -135,6 +135,13 @@ class SchedulerRunner:
         if result.sent or result.failed or result.blocked or result.retry_later:
             logger.info("outbox: %s", result)
         return result
+
+    def make_attachment(self, key: str) -> tuple[str, bytes]:
+        """The document behind an outbox item's attachment key (made when it is sent)."""
+        kind, _, ident = key.partition(":")
+        if kind != SUMMARY_ATTACHMENT or not ident.isdigit():
+            raise ValueError(f"unknown attachment {key!r}")
+        return round_workbook(self.runtime.engine, config=self.runtime.config, round_id=int(ident))
 
     def seconds_until_next(self) -> float:
         with read_session(self.runtime.engine) as session:

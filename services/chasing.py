@@ -92,6 +92,7 @@ class Renderers:
     digest: Callable[[Digest], Rendered]
     contact_lost: Callable[[ContactLost], Rendered]
     reopened: Callable[[Reopened], Rendered]
+    summary: Callable[[Any, str], Rendered]  # (reports.compile.Summary, language)
 
 
 def round_ref(session: Session, round_: Round) -> RoundRef:
@@ -371,3 +372,43 @@ def missing_units(session: Session, *, office_id: int) -> tuple[RoundRef | None,
         for unit in pending_units(session, round_)
     ]
     return round_ref(session, round_), rows
+
+
+SUMMARY_ATTACHMENT = "summary-xlsx"
+
+
+def queue_summary(
+    session: Session,
+    *,
+    round_: Round,
+    summary: Any,
+    key_prefix: str,
+    renderers: Renderers,
+    now: datetime,
+) -> int:
+    """Push the round's summary to the coordinators: the message, then the workbook (made when
+    it is sent, so it holds the figures of that moment)."""
+    queued = 0
+    for coordinator in coordinators(session, office_id=round_.office_id):
+        text, markup = renderers.summary(summary, coordinator.language)
+        for suffix, kind, body, attachment in (
+            ("", "summary", text, None),
+            (":xlsx", "document", "", f"{SUMMARY_ATTACHMENT}:{round_.id}"),
+        ):
+            if (
+                enqueue_message(
+                    session,
+                    dedupe_key=f"{key_prefix}:{coordinator.id}{suffix}",
+                    chat_id=coordinator.chat_id,
+                    text=body,
+                    reply_markup=markup if attachment is None else None,
+                    contact_id=coordinator.id,
+                    kind=kind,
+                    round_id=round_.id,
+                    attachment=attachment,
+                    now=now,
+                )
+                and attachment is None
+            ):
+                queued += 1
+    return queued

@@ -27,8 +27,16 @@ from domain.schedule import (
     timelines_between,
 )
 from models.tables import Form, Office, Round, RoundStatus, ScheduleEvent
-from services.chasing import Renderers, pending_units, queue_digest, queue_reminders
+from reports.compile import compile_summary
+from services.chasing import (
+    Renderers,
+    pending_units,
+    queue_digest,
+    queue_reminders,
+    queue_summary,
+)
 from services.rounds import PromptRenderer, open_round, queue_prompts
+from services.summary import SummaryTarget, load_summary_input
 
 logger = logging.getLogger(__name__)
 
@@ -149,6 +157,8 @@ def run_due(
             zone = round_office.timezone
             _reminders(session, report, round_, base, round_schedule, zone, now, renderers)
             _digests(session, report, round_, base, round_schedule, zone, now, renderers)
+        if round_.deadline <= now and config.reports.push_summary_at_deadline:
+            _push_summary(session, report, round_, round_form.key, base, config, now, renderers)
         if round_.lock_at <= now:
             round_.status = RoundStatus.LOCKED
             session.add(round_)
@@ -272,6 +282,37 @@ def _digests(
         )
 
 
+def _push_summary(
+    session: Session,
+    report: TickReport,
+    round_: Round,
+    form_key: str,
+    base: str,
+    config: FigbotConfig,
+    now: datetime,
+    renderers: Renderers,
+) -> None:
+    key = f"summary:{base}"
+    if _recorded(session, key):
+        return
+    target = SummaryTarget(round_.office_id, form_key, Period.parse(round_.period))
+    summary = compile_summary(load_summary_input(session, config=config, target=target))
+    queued = queue_summary(
+        session, round_=round_, summary=summary, key_prefix=key, renderers=renderers, now=now
+    )
+    report.queued += queued
+    _record(
+        session,
+        report,
+        key=key,
+        kind=EventKind.DEADLINE,
+        round_id=round_.id,
+        due_at=round_.deadline,
+        now=now,
+        detail=f"summary to {queued} coordinator(s)",
+    )
+
+
 def next_due(session: Session, *, config: FigbotConfig, now: datetime) -> datetime | None:
     """When the scheduler next has something to do (None: nothing scheduled)."""
     candidates: list[datetime] = []
@@ -292,7 +333,7 @@ def next_due(session: Session, *, config: FigbotConfig, now: datetime) -> dateti
         round_form = session.get(Form, round_.form_id)
         round_office = session.get(Office, round_.office_id)
         assert round_form is not None and round_office is not None
-        times = [round_.lock_at]
+        times = [round_.lock_at, round_.deadline]
         round_schedule = schedules.get(round_form.key)
         if round_schedule is not None:
             times += [

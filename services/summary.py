@@ -5,11 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
 from bot.config import FigbotConfig
 from domain.periods import Period, PeriodKind
 from models.crud import indicators_by_key
+from models.db import read_session
 from models.tables import (
     Contact,
     Form,
@@ -28,8 +30,11 @@ from reports.compile import (
     SummaryInput,
     UnitSpec,
     ValueRecord,
+    compile_summary,
     periods_needed,
 )
+from reports.text import file_name
+from reports.xlsx import write_xlsx
 
 # Which forms a period can be compiled from, preferred first: its own, else finer ones rolled up.
 _SOURCES = {
@@ -177,3 +182,17 @@ def load_summary_input(
             for r in revisions
         ],
     )
+
+
+def round_workbook(engine: Engine, *, config: FigbotConfig, round_id: int) -> tuple[str, bytes]:
+    """A round's summary workbook as it stands now (for the outbox; runs in a worker thread)."""
+    with read_session(engine) as session:
+        round_ = session.get(Round, round_id)
+        if round_ is None:
+            raise SummaryError(f"unknown round {round_id}")
+        form = session.get(Form, round_.form_id)
+        assert form is not None
+        target = SummaryTarget(round_.office_id, form.key, Period.parse(round_.period))
+        data = load_summary_input(session, config=config, target=target)
+    summary = compile_summary(data)
+    return file_name(summary, "xlsx"), write_xlsx(summary)

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import matplotlib.image
 import pytest
+from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.container import BarContainer
 from matplotlib.figure import Figure
 from matplotlib.text import Text
@@ -59,7 +60,7 @@ def _assert_all_cjk(fig: Figure) -> None:
 
 def _assert_png(data: bytes) -> None:
     assert data.startswith(b"\x89PNG\r\n\x1a\n")
-    assert len(data) > 10_000
+    assert len(data) > 5_000
     pixels = matplotlib.image.imread(BytesIO(data), format="png")
     assert pixels.shape[0] > 300 and pixels.shape[1] > 300
 
@@ -77,6 +78,14 @@ def test_found_font_covers_unit_names() -> None:
         assert font_covers(path, text), text
     assert chart_font_name()
     assert find_cjk_font() is path  # cached
+
+
+def test_default_font_would_warn_so_the_checks_mean_something() -> None:
+    fig = Figure()
+    canvas = FigureCanvasAgg(fig)
+    fig.text(0.5, 0.5, "金海社区")  # matplotlib's default DejaVu Sans, no CJK glyphs
+    with pytest.warns(UserWarning, match="missing from font"):
+        canvas.draw()
 
 
 def test_font_covers_rejects_latin_only_font() -> None:
@@ -152,7 +161,9 @@ def test_missing_value_is_a_label_not_a_zero_bar(labels: list[str]) -> None:
 def test_all_missing_and_empty_inputs_still_render() -> None:
     _assert_png(bar_chart_png(title="无", labels=["东岭村"], values=[None], measure_word="宗"))
     _assert_png(bar_chart_png(title="无", labels=[], values=[], measure_word="宗"))
-    _assert_png(trend_chart_png(title="无", periods=PERIODS[:3], values=[None] * 3, measure_word="宗"))
+    _assert_png(
+        trend_chart_png(title="无", periods=PERIODS[:3], values=[None] * 3, measure_word="宗")
+    )
 
 
 def test_mismatched_lengths_are_rejected() -> None:

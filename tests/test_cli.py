@@ -174,3 +174,69 @@ def test_schedule_prints_the_coming_events(
     assert any("digest to coordinators (at the deadline)" in line for line in lines)
     times = [line[:16] for line in lines]
     assert times == sorted(times)  # in time order
+
+
+def test_summary_from_the_command_line(
+    tmp_path: Path, db_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from openpyxl import load_workbook
+
+    config = _config_file(tmp_path, db_url, token=TEST_TOKEN)
+    out = tmp_path / "summary.xlsx"
+    assert (
+        main(
+            [
+                "--config",
+                str(config),
+                "summary",
+                "--period",
+                "2026-10",
+                "--out",
+                str(out),
+                "--quiet",
+            ]
+        )
+        == 0
+    )
+    assert "0/6 units reported" in capsys.readouterr().out
+    book = load_workbook(out)
+    assert book.sheetnames == ["汇总", "环比同比", "明细", "修改记录"]
+    markdown = tmp_path / "summary.md"
+    assert (
+        main(
+            [
+                "--config",
+                str(config),
+                "summary",
+                "--form",
+                "monthly",
+                "--period",
+                "2026Q4",
+                "--format",
+                "markdown",
+                "--out",
+                str(markdown),
+                "--quiet",
+            ]
+        )
+        == 0
+    )
+    assert markdown.read_text(encoding="utf-8").startswith(
+        "# 金湖街道办事处 法治工作月报 2026年第4季度"
+    )
+    assert (
+        main(
+            [
+                "--config",
+                str(config),
+                "summary",
+                "--period",
+                "2026-W05",
+                "--out",
+                str(out),
+                "--quiet",
+            ]
+        )
+        == 2
+    )
+    assert "no form can be summarised per week" in capsys.readouterr().err

@@ -141,3 +141,22 @@ def test_nobody_reported() -> None:
     assert math.isnan(summary.totals["disputes"])
     assert summary.counts[UnitStatus.MISSING] == 3
     assert math.isnan(summary.comparison.set_index("key").at["disputes", "mom"])
+
+
+def test_the_annual_paragraph_computes_every_figure() -> None:
+    from reports.annual import draft_report
+
+    entries = [
+        reported(1, "2026-03", disputes=120, lectures=18, success=120),
+        reported(2, "2026-06", disputes=76, lectures=11, success=76),
+        reported(1, "2025-05", lectures=16),
+    ]
+    success = IndicatorSpec("success", "调解成功", "宗")
+    summary = compile_summary(make("2026", *entries, indicators=(DISPUTES, LECTURES, success)))
+    template = (
+        "全年调解矛盾纠纷{{ n.disputes }}，调解成功率{{ rate('success', 'disputes') }}；"
+        "开展法治讲座{{ n.lectures }}{{ yoy('lectures') }}{{ yoy('disputes') }}。"
+    )
+    assert draft_report(summary, template) == (
+        "全年调解矛盾纠纷196宗，调解成功率100%；开展法治讲座29场，同比增长81.2%。"
+    )

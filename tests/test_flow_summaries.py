@@ -62,3 +62,61 @@ async def test_missing_lists_pending_units_with_contacts_and_last_reminder(
     assert "• 湖光社区 — 李强；最后提醒 11月28日 10:00" in lines
     assert "• 新城社区 — 无联系人；最后提醒 从未" in lines
     assert not any("金海社区" in line for line in lines)
+
+
+async def test_chart_by_unit_and_trend(harness: Harness) -> None:
+    wang = await harness.join(1001, "王芳", unit="jinhai")
+    zhao = await harness.join(2001, "赵主任", role=Role.COORDINATOR, office="jinhu")
+    await harness.open_round("2026-11")
+    await wang.press("开始填报")
+    for answer in ANSWERS:
+        await wang.send(answer)
+    await wang.press("提交")
+    (photo,) = await zhao.send("/chart 调解纠纷")
+    assert photo.photo is not None and photo.photo.startswith(b"\x89PNG")
+    (photo,) = await zhao.send("/chart 法治讲座 trend")
+    assert photo.photo is not None and photo.photo.startswith(b"\x89PNG")
+    (refusal,) = await zhao.send("/chart 跳广场舞")
+    assert refusal.text.startswith("没有“跳广场舞”这个指标。可选：矛盾纠纷排查、调解纠纷")
+
+
+async def test_a_coordinators_report_contains_the_computed_figures(harness: Harness) -> None:
+    wang = await harness.join(1001, "王芳", unit="jinhai")
+    zhao = await harness.join(2001, "赵主任", role=Role.COORDINATOR, office="jinhu")
+    await harness.open_round("2026-11")
+    await wang.press("开始填报")
+    for answer in ANSWERS:
+        await wang.send(answer)
+    await wang.press("提交")
+    message, document = await zhao.send("/report 2026")
+    assert message.text.startswith("2026年度报告数据段落（草稿）（1/6个单位有数据）")
+    assert "全年共开展矛盾纠纷排查12次，调解矛盾纠纷5宗，调解成功4宗，调解成功率80%" in message.text
+    assert "开展法治讲座2场；" in message.text and "发放普法宣传资料300份。" in message.text
+    assert document.document is not None
+    assert document.document["file_name"].endswith("2026-年报.txt")
+    assert "调解成功率80%" in document.document["bytes"].decode("utf-8")
+    (usage,) = await zhao.send("/report twenty")
+    assert usage.text.startswith("用法：/report 2026")
+
+
+async def test_the_summary_is_pushed_to_coordinators_after_the_deadline(harness: Harness) -> None:
+    from datetime import UTC, datetime
+
+    wang = await harness.join(1001, "王芳", unit="jinhai")
+    zhao = await harness.join(2001, "赵主任", role=Role.COORDINATOR, office="jinhu")
+    await harness.open_round("2026-11")
+    await wang.press("开始填报")
+    for answer in ANSWERS:
+        await wang.send(answer)
+    await wang.press("提交")
+    harness.clock.set(datetime(2026, 12, 3, 10, 0, tzinfo=UTC))  # 18:00 in Shanghai
+    for _ in range(4):  # digest, summary, workbook: one message per second to one chat
+        await harness.tick()
+        harness.clock.advance(seconds=1)
+    texts = [m.text for m in zhao.chat]
+    assert any(t.startswith("金湖街道办事处·2026年11月法治工作月报") for t in texts)
+    documents = [m for m in zhao.chat if m.document is not None]
+    assert len(documents) == 1
+    assert documents[0].document["file_name"] == "金湖街道办事处-法治工作月报-2026-11.xlsx"
+    await harness.restart()  # pushed once, not again
+    assert len([m for m in zhao.chat if m.document is not None]) == 1
