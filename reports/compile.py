@@ -65,6 +65,9 @@ class ValueRecord:
     note: str | None = None
 
 
+VALUE_COLUMNS = ["unit_id", "period", "indicator_key", "value", "updated_at", "updated_by", "note"]
+
+
 @dataclass(frozen=True)
 class RevisionRecord:
     unit_id: int
@@ -87,7 +90,7 @@ class SummaryInput:
     units: list[UnitSpec]
     indicators: list[IndicatorSpec]
     submissions: list[SubmissionRecord]
-    values: list[ValueRecord]
+    values: list[ValueRecord] | pd.DataFrame  # a frame with ValueRecord's columns, for speed
     revisions: list[RevisionRecord] = field(default_factory=list)
     timezone: str = "Asia/Shanghai"
 
@@ -173,10 +176,10 @@ def _change(current: float, base: float) -> float:
 
 
 def compile_summary(data: SummaryInput) -> Summary:
-    all_values = pd.DataFrame(
-        [vars(v) for v in data.values],
-        columns=["unit_id", "period", "indicator_key", "value", "updated_at", "updated_by", "note"],
-    )
+    if isinstance(data.values, pd.DataFrame):
+        all_values = data.values.reindex(columns=VALUE_COLUMNS)
+    else:
+        all_values = pd.DataFrame([vars(v) for v in data.values], columns=VALUE_COLUMNS)
     all_values["value"] = all_values["value"].astype("float64")
 
     def values_of(period: Period) -> pd.DataFrame:
@@ -189,12 +192,15 @@ def compile_summary(data: SummaryInput) -> Summary:
     previous = _aggregate(values_of(data.period.previous()), data.indicators)
     last_year = _aggregate(values_of(data.period.same_period_last_year()), data.indicators)
 
-    submissions = [s for s in data.submissions if s.period in current_periods]
+    own_submissions: dict[int, list[SubmissionRecord]] = {}
+    for record in data.submissions:
+        if record.period in current_periods:
+            own_submissions.setdefault(record.unit_id, []).append(record)
     rows = []
     counts = dict.fromkeys(UnitStatus, 0)
     ordered_units = sorted(data.units, key=lambda u: (u.kind != "community", u.id))
     for unit in ordered_units:
-        own = [s for s in submissions if s.unit_id == unit.id]
+        own = own_submissions.get(unit.id, [])
         periods_done = {s.period for s in own}
         if not own:
             status = UnitStatus.MISSING
@@ -206,30 +212,23 @@ def compile_summary(data: SummaryInput) -> Summary:
             status = UnitStatus.ON_TIME
         counts[status] += 1
         latest = max(own, key=lambda s: s.submitted_at) if own else None
-        row: dict[str, object] = {
-            "unit_id": unit.id,
-            "unit": unit.name,
-            "kind": unit.kind,
-            "status": status.value,
-            "submitted_at": latest.submitted_at if latest else None,
-            "submitted_by": latest.submitted_by if latest else None,
-        }
-        for spec in data.indicators:
-            value = current.at[unit.id, spec.key] if unit.id in current.index else float("nan")
-            row[spec.key] = float("nan") if status is UnitStatus.MISSING else value
-        rows.append(row)
+        rows.append(
+            {
+                "unit_id": unit.id,
+                "unit": unit.name,
+                "kind": unit.kind,
+                "status": status.value,
+                "submitted_at": latest.submitted_at if latest else None,
+                "submitted_by": latest.submitted_by if latest else None,
+            }
+        )
+    keys = [spec.key for spec in data.indicators]
     table = pd.DataFrame(
-        rows,
-        columns=[
-            "unit_id",
-            "unit",
-            "kind",
-            "status",
-            "submitted_at",
-            "submitted_by",
-            *[s.key for s in data.indicators],
-        ],
+        rows, columns=["unit_id", "unit", "kind", "status", "submitted_at", "submitted_by"]
     )
+    figures = current.reindex(index=table["unit_id"], columns=keys).reset_index(drop=True)
+    figures[(table["status"] == UnitStatus.MISSING.value).to_numpy()] = float("nan")
+    table = pd.concat([table, figures], axis=1)
 
     totals = pd.Series({spec.key: _total(table, spec) for spec in data.indicators}, dtype="float64")
     comparison = pd.DataFrame(

@@ -75,8 +75,9 @@ def _sheet(
     for column, number_format in formats.items():
         for (cell,) in sheet.iter_rows(min_row=3, min_col=column, max_col=column):
             cell.number_format = number_format
+    sample = rows[:500]  # widths from the first rows: enough to fit the text, cheap for big files
     for index, name in enumerate(header, start=1):
-        widest = max([_width(name)] + [_width(r[index - 1]) for r in rows if len(r) >= index])
+        widest = max([_width(name)] + [_width(r[index - 1]) for r in sample if len(r) >= index])
         sheet.column_dimensions[get_column_letter(index)].width = min(max(widest + 2, 8), 60)
     sheet.freeze_panes = "B3"
     return sheet

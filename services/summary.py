@@ -5,7 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+import pandas as pd
 from sqlalchemy import Engine
+from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
 from bot.config import FigbotConfig
@@ -29,7 +31,6 @@ from reports.compile import (
     SubmissionRecord,
     SummaryInput,
     UnitSpec,
-    ValueRecord,
     compile_summary,
     periods_needed,
 )
@@ -128,9 +129,28 @@ def load_summary_input(
         select(Submission).where(col(Submission.round_id).in_(list(rounds)))
     ).all()
     by_submission = {s.id: s for s in submissions}
-    values = session.exec(
-        select(Value).where(col(Value.submission_id).in_(list(by_submission)))
+    # Values are read as plain rows straight into a frame: a large office has many.
+    value_rows = session.execute(
+        sa_select(
+            col(Value.submission_id),
+            col(Value.indicator_key),
+            col(Value.value),
+            col(Value.updated_at),
+            col(Value.updated_by_contact_id),
+        ).where(col(Value.submission_id).in_(list(by_submission)))
     ).all()
+    values = pd.DataFrame.from_records(
+        value_rows,
+        columns=["submission_id", "indicator_key", "value", "updated_at", "contact_id"],
+    )
+    unit_of = {s_id: sub.unit_id for s_id, sub in by_submission.items()}
+    period_by_submission = {
+        s_id: rounds[sub.round_id].period for s_id, sub in by_submission.items()
+    }
+    values["unit_id"] = values["submission_id"].map(unit_of)
+    values["period"] = values["submission_id"].map(period_by_submission)
+    values["updated_by"] = values["contact_id"].map(names).fillna("?")
+    values["note"] = None
     revisions = session.exec(
         select(ValueRevision).where(col(ValueRevision.submission_id).in_(list(by_submission)))
     ).all()
@@ -156,17 +176,7 @@ def load_summary_input(
             )
             for s in submissions
         ],
-        values=[
-            ValueRecord(
-                by_submission[v.submission_id].unit_id,
-                period_of(v.submission_id),
-                v.indicator_key,
-                float(v.value),
-                v.updated_at,
-                names.get(v.updated_by_contact_id, "?"),
-            )
-            for v in values
-        ],
+        values=values,
         revisions=[
             RevisionRecord(
                 by_submission[r.submission_id].unit_id,
