@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import pandas as pd
-from sqlalchemy import Engine
+from sqlalchemy import Engine, String, type_coerce
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
@@ -128,36 +128,40 @@ def load_summary_input(
     submissions = session.exec(
         select(Submission).where(col(Submission.round_id).in_(list(rounds)))
     ).all()
-    by_submission = {s.id: s for s in submissions}
-    # Values are read as plain rows straight into a frame: a large office has many.
-    value_rows = session.execute(
-        sa_select(
-            col(Value.submission_id),
-            col(Value.indicator_key),
-            col(Value.value),
-            col(Value.updated_at),
-            col(Value.updated_by_contact_id),
-        ).where(col(Value.submission_id).in_(list(by_submission)))
-    ).all()
-    values = pd.DataFrame.from_records(
-        value_rows,
-        columns=["submission_id", "indicator_key", "value", "updated_at", "contact_id"],
+    # Values are read as plain rows straight into a frame (a large office has millions),
+    # joined on the few rounds rather than listing submission ids (SQLite caps bound variables).
+    round_ids = list(rounds)
+    value_rows = (
+        session.connection()
+        .execute(
+            sa_select(
+                col(Submission.unit_id),
+                col(Round.period),
+                col(Value.indicator_key),
+                col(Value.value),
+                type_coerce(col(Value.updated_at), String),  # parsed below, all at once
+                col(Value.updated_by_contact_id),
+            )
+            .select_from(Value)
+            .join(Submission, col(Value.submission_id) == col(Submission.id))
+            .join(Round, col(Submission.round_id) == col(Round.id))
+            .where(col(Round.id).in_(round_ids))
+        )
+        .all()
     )
-    unit_of = {s_id: sub.unit_id for s_id, sub in by_submission.items()}
-    period_by_submission = {
-        s_id: rounds[sub.round_id].period for s_id, sub in by_submission.items()
-    }
-    values["unit_id"] = values["submission_id"].map(unit_of)
-    values["period"] = values["submission_id"].map(period_by_submission)
+    values = pd.DataFrame(
+        value_rows,
+        columns=["unit_id", "period", "indicator_key", "value", "updated_at", "contact_id"],
+    )
+    values["updated_at"] = pd.to_datetime(values["updated_at"], utc=True, format="ISO8601")
     values["updated_by"] = values["contact_id"].map(names).fillna("?")
     values["note"] = None
-    revisions = session.exec(
-        select(ValueRevision).where(col(ValueRevision.submission_id).in_(list(by_submission)))
+    revision_rows = session.exec(
+        select(ValueRevision, Submission.unit_id, Round.period)
+        .join(Submission, col(ValueRevision.submission_id) == col(Submission.id))
+        .join(Round, col(Submission.round_id) == col(Round.id))
+        .where(col(Round.id).in_(round_ids))
     ).all()
-
-    def period_of(submission_id: int) -> str:
-        return rounds[by_submission[submission_id].round_id].period
-
     return SummaryInput(
         office_name=office.name,
         timezone=office.timezone,
@@ -179,8 +183,8 @@ def load_summary_input(
         values=values,
         revisions=[
             RevisionRecord(
-                by_submission[r.submission_id].unit_id,
-                period_of(r.submission_id),
+                unit_id,
+                period,
                 r.indicator_key,
                 None if r.old_value is None else float(r.old_value),
                 float(r.new_value),
@@ -189,7 +193,7 @@ def load_summary_input(
                 r.via,
                 r.reason,
             )
-            for r in revisions
+            for r, unit_id, period in revision_rows
         ],
     )
 
