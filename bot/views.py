@@ -549,7 +549,6 @@ def _notice(notice: Notice, language: str) -> Outgoing:
         NoticeKind.STALE_BUTTON: _("That button is out of date. Here is where you are:"),
         NoticeKind.NOT_A_REPORTER: _("Only reporters of a community or village fill in figures."),
         NoticeKind.NO_CHANGES: _("Nothing changed; the submitted figures stay as they were."),
-        NoticeKind.ALREADY_CURRENT: _("You are already on this step."),
     }
     return Outgoing(texts[kind])
 

@@ -42,7 +42,6 @@ class Binding:
     office_name: str
     unit_name: str | None
     language: str
-    rebound: bool  # the user was bound before and the invite moved them
 
 
 def hash_code(code: str) -> str:
@@ -104,7 +103,6 @@ def redeem_invite(
         raise InviteRefused(InviteRefusal.INACTIVE)
 
     contact = get_contact(session, telegram_user_id=telegram_user_id)
-    rebound = contact is not None
     if contact is not None:
         # A draft belongs to the old binding; it must not be submitted for the new unit.
         state = session.get(ConversationState, contact.id)
@@ -140,18 +138,10 @@ def redeem_invite(
         office_name=office.name,
         unit_name=unit.name if unit else None,
         language=contact.language,
-        rebound=rebound,
     )
 
 
 SEEN_RESOLUTION = timedelta(minutes=1)
-
-
-def active_contact(session: Session, *, telegram_user_id: int) -> Contact | None:
-    contact = get_contact(session, telegram_user_id=telegram_user_id)
-    if contact is None or not contact.active:
-        return None
-    return contact
 
 
 def recognise(session: Session, *, telegram_user_id: int, now: datetime) -> Contact | None:

@@ -123,7 +123,6 @@ class ConfirmOverwrite:
 class NoticeKind(StrEnum):
     BAD_NUMBER = "bad_number"
     NO_OPEN_ROUND = "no_open_round"
-    ALREADY_CURRENT = "already_current"
     NOTHING_IN_PROGRESS = "nothing_in_progress"
     USE_BUTTONS = "use_buttons"
     STALE_BUTTON = "stale_button"
