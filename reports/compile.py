@@ -147,15 +147,19 @@ def _aggregate(values: pd.DataFrame, indicators: list[IndicatorSpec]) -> pd.Data
     if values.empty:
         return pd.DataFrame(columns=columns, dtype="float64")
     parts = []
-    for spec in indicators:
-        rows = values[values["indicator_key"] == spec.key]
-        if spec.aggregation is Aggregation.SUM:
-            series = rows.groupby("unit_id")["value"].sum()
-        elif spec.aggregation is Aggregation.MAX:
-            series = rows.groupby("unit_id")["value"].max()
+    for aggregation in Aggregation:
+        keys = [spec.key for spec in indicators if spec.aggregation is aggregation]
+        if not keys:
+            continue
+        rows = values[values["indicator_key"].isin(keys)]
+        grouped = rows.groupby(["unit_id", "indicator_key"])["value"]
+        if aggregation is Aggregation.SUM:
+            part = grouped.sum()
+        elif aggregation is Aggregation.MAX:
+            part = grouped.max()
         else:
-            series = rows.sort_values("period").groupby("unit_id")["value"].last()
-        parts.append(series.rename(spec.key))
+            part = rows.sort_values("period").groupby(["unit_id", "indicator_key"])["value"].last()
+        parts.append(part.unstack("indicator_key"))
     return pd.concat(parts, axis=1).reindex(columns=columns).astype("float64")
 
 

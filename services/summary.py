@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import pandas as pd
 from sqlalchemy import Engine, String, type_coerce
@@ -87,6 +88,19 @@ def target_for(
     raise SummaryError(f"no form can be summarised per {period.kind.value}")
 
 
+def _plain_rows(session: Session, statement: Any) -> list[tuple[Any, ...]]:
+    """Run a SELECT on the driver's own cursor: plain tuples, without building a SQLAlchemy Row
+    per record (the load of a large office is mostly that cost). Only integer ids are inlined."""
+    connection = session.connection()
+    sql = str(statement.compile(dialect=connection.dialect, compile_kwargs={"literal_binds": True}))
+    cursor = connection.connection.cursor()
+    try:
+        cursor.execute(sql)
+        return list(cursor.fetchall())
+    finally:
+        cursor.close()
+
+
 def load_summary_input(
     session: Session, *, config: FigbotConfig, target: SummaryTarget
 ) -> SummaryInput:
@@ -125,29 +139,39 @@ def load_summary_input(
         ).all()
     }
     names = {c.id: c.display_name for c in session.exec(select(Contact)).all()}
-    submissions = session.exec(
-        select(Submission).where(col(Submission.round_id).in_(list(rounds)))
-    ).all()
-    # Values are read as plain rows straight into a frame (a large office has millions),
-    # joined on the few rounds rather than listing submission ids (SQLite caps bound variables).
-    round_ids = list(rounds)
-    value_rows = (
-        session.connection()
-        .execute(
+    submissions = pd.DataFrame(
+        _plain_rows(
+            session,
             sa_select(
                 col(Submission.unit_id),
                 col(Round.period),
-                col(Value.indicator_key),
-                col(Value.value),
-                type_coerce(col(Value.updated_at), String),  # parsed below, all at once
-                col(Value.updated_by_contact_id),
+                type_coerce(col(Submission.updated_at), String),
+                col(Submission.submitted_by_contact_id),
+                col(Submission.late),
             )
-            .select_from(Value)
-            .join(Submission, col(Value.submission_id) == col(Submission.id))
             .join(Round, col(Submission.round_id) == col(Round.id))
-            .where(col(Round.id).in_(round_ids))
+            .where(col(Round.id).in_(list(rounds))),
+        ),
+        columns=["unit_id", "period", "at", "contact_id", "late"],
+    )
+    submitted_at = pd.to_datetime(submissions["at"], utc=True, format="ISO8601")
+    # Values are read as plain rows straight into a frame (a large office has millions),
+    # joined on the few rounds rather than listing submission ids (SQLite caps bound variables).
+    round_ids = list(rounds)
+    value_rows = _plain_rows(
+        session,
+        sa_select(
+            col(Submission.unit_id),
+            col(Round.period),
+            col(Value.indicator_key),
+            col(Value.value),
+            type_coerce(col(Value.updated_at), String),  # parsed below, all at once
+            col(Value.updated_by_contact_id),
         )
-        .all()
+        .select_from(Value)
+        .join(Submission, col(Value.submission_id) == col(Submission.id))
+        .join(Round, col(Submission.round_id) == col(Round.id))
+        .where(col(Round.id).in_(round_ids)),
     )
     values = pd.DataFrame(
         value_rows,
@@ -172,13 +196,16 @@ def load_summary_input(
         indicators=specs,
         submissions=[
             SubmissionRecord(
-                s.unit_id,
-                rounds[s.round_id].period,
-                s.updated_at,
-                names.get(s.submitted_by_contact_id, "?"),
-                s.late,
+                unit_id, period, at.to_pydatetime(), names.get(contact_id, "?"), bool(late)
             )
-            for s in submissions
+            for unit_id, period, at, contact_id, late in zip(
+                submissions["unit_id"],
+                submissions["period"],
+                submitted_at,
+                submissions["contact_id"],
+                submissions["late"],
+                strict=True,
+            )
         ],
         values=values,
         revisions=[
