@@ -95,16 +95,20 @@ class SchedulerRunner:
         async with self._busy:
             if self._stopping.is_set() or not self.heartbeat():
                 return None
-            with write_session(self.runtime.engine) as session:
-                report = run_due(
-                    session,
-                    config=self.runtime.config,
-                    now=self.runtime.now(),
-                    render_prompt=self.render_prompt,
-                    renderers=self.renderers,
-                )
+            # Rendering thousands of prompts or compiling a summary must not stall the bot.
+            report = await asyncio.to_thread(self._run_due)
             await self._flush(bot)
             return report
+
+    def _run_due(self) -> TickReport:
+        with write_session(self.runtime.engine) as session:
+            return run_due(
+                session,
+                config=self.runtime.config,
+                now=self.runtime.now(),
+                render_prompt=self.render_prompt,
+                renderers=self.renderers,
+            )
 
     async def flush(self, bot: Bot) -> FlushResult | None:
         """Send what is due in the outbox (only the lease holder sends)."""
