@@ -28,11 +28,10 @@ from bot.logsetup import quiet_http_loggers
 from bot.runtime import RUNTIME_KEY, SCHEDULER_KEY, Runtime
 from handlers import access, chasing, onboarding, reporting, settings, status, summaries
 from handlers.common import Context, send
-from models.db import make_engine, upgrade, write_session
 from models.types import utcnow
 from scheduler.outbox import requeue_interrupted
 from scheduler.runner import SchedulerRunner
-from services.catalog import sync_config
+from services.catalog import prepare_database
 
 logger = logging.getLogger(__name__)
 
@@ -51,11 +50,7 @@ def build_application(
         raise ValueError("telegram.token is empty (set it in the config or FIGBOT_TELEGRAM_TOKEN)")
 
     async def post_init(application: Application) -> None:  # type: ignore[type-arg]
-        engine = make_engine(config.database.url)
-        if config.database.auto_upgrade:
-            await asyncio.to_thread(upgrade, config.database.url)
-        with write_session(engine) as session:
-            sync_config(session, config=config)
+        engine = await asyncio.to_thread(prepare_database, config)
         requeue_interrupted(engine)
         runtime = Runtime(config=config, engine=engine, clock=clock)
         application.bot_data[RUNTIME_KEY] = runtime
@@ -107,7 +102,7 @@ def build_application(
                 *reporting.HANDLERS,  # /report, REPORT:* buttons, typed answers, non-text input
                 *status.HANDLERS,  # /status for coordinators
                 *chasing.HANDLERS,  # /remind, /reopen, /lock for coordinators
-                *summaries.HANDLERS,  # /summary, /missing for coordinators
+                *summaries.HANDLERS,  # /summary, /missing, /chart for coordinators
                 *settings.HANDLERS,  # /help, /lang
                 *settings.FALLBACK,  # any other /command
             ],

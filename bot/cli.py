@@ -25,24 +25,14 @@ from bot.logsetup import configure_logging
 from domain.periods import PeriodError
 from domain.schedule import EventKind
 from models.crud import get_office
-from models.db import make_engine, read_session, upgrade, write_session
+from models.db import read_session, upgrade
 from models.tables import Role
 from models.types import utcnow
-from services.catalog import sync_config
+from services.catalog import prepare_database
 from services.rounds import RoundError
 from services.scheduling import calendar
 
 logger = logging.getLogger(__name__)
-
-
-def _prepared_engine(config: FigbotConfig):  # type: ignore[no-untyped-def]
-    """An engine on an up-to-date schema whose catalog matches the config."""
-    if config.database.auto_upgrade:
-        upgrade(config.database.url)
-    engine = make_engine(config.database.url)
-    with write_session(engine) as session:
-        sync_config(session, config=config)
-    return engine
 
 
 def cmd_run(config: FigbotConfig, _args: argparse.Namespace) -> int:
@@ -59,7 +49,7 @@ def cmd_run(config: FigbotConfig, _args: argparse.Namespace) -> int:
 
 def cmd_invite(config: FigbotConfig, args: argparse.Namespace) -> int:
     role = Role(args.role)
-    engine = _prepared_engine(config)
+    engine = prepare_database(config)
     try:
         username = asyncio.run(bot_username(config))
         link = new_invite(
@@ -83,7 +73,7 @@ def cmd_invite(config: FigbotConfig, args: argparse.Namespace) -> int:
 
 
 def cmd_open_round(config: FigbotConfig, args: argparse.Namespace) -> int:
-    engine = _prepared_engine(config)
+    engine = prepare_database(config)
     try:
         opened = open_rounds(
             engine,
@@ -153,7 +143,7 @@ def cmd_summary(config: FigbotConfig, args: argparse.Namespace) -> int:
     from services.summary import SummaryError, load_summary_input, target_for
 
     writers = {"xlsx": write_xlsx, "csv": write_csv, "markdown": write_markdown}
-    engine = _prepared_engine(config)
+    engine = prepare_database(config)
     try:
         with tqdm(
             total=4, desc="summary", unit="step", disable=args.quiet, file=sys.stderr
@@ -192,7 +182,7 @@ def cmd_report(config: FigbotConfig, args: argparse.Namespace) -> int:
     from reports.compile import compile_summary
     from services.summary import SummaryError, load_summary_input, target_for
 
-    engine = _prepared_engine(config)
+    engine = prepare_database(config)
     try:
         with read_session(engine) as session:
             office = get_office(session, code=args.office or config.offices[0].code)

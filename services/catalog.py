@@ -9,9 +9,11 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from sqlalchemy import Engine
 from sqlmodel import Session, SQLModel, select
 
 from bot.config import FigbotConfig
+from models.db import make_engine, upgrade, write_session
 from models.tables import ConfigChange, Form, Indicator, Office, Unit
 
 logger = logging.getLogger(__name__)
@@ -127,3 +129,14 @@ def sync_config(session: Session, *, config: FigbotConfig) -> None:
         forms[form.key] = form
     _deactivate_missing(session, list(forms.values()), {f.key for f in config.forms}, "form", "key")
     session.flush()
+
+
+def prepare_database(config: FigbotConfig) -> Engine:
+    """An engine on an up-to-date schema (when ``auto_upgrade``) whose catalog matches the
+    config: what the bot, the CLI and the demo all start from."""
+    if config.database.auto_upgrade:
+        upgrade(config.database.url)
+    engine = make_engine(config.database.url)
+    with write_session(engine) as session:
+        sync_config(session, config=config)
+    return engine
