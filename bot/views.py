@@ -479,6 +479,14 @@ def _bad_number(reason: RefusalReason, item: Item, language: str) -> str:
         return _("The number cannot be negative. Please enter it again.")
     if reason is RefusalReason.DECIMAL:
         return _("Please enter a whole number, without decimals.")
+    if reason is RefusalReason.APPROXIMATE:
+        return fmt(
+            _(
+                "Please give the exact number of {label}, not an estimate. "
+                "If it is exactly the figure you wrote, tap the button."
+            ),
+            label=item.label,
+        )
     if reason is RefusalReason.TOO_LARGE:
         return _("That number is too large. Please check it and enter it again.")
     if reason is RefusalReason.WRONG_MEASURE_WORD:
@@ -500,7 +508,15 @@ def _notice(notice: Notice, language: str) -> Outgoing:
     title = _round_title(info, language) if info else ""
     if kind is NoticeKind.BAD_NUMBER:
         assert notice.reason is not None and notice.item is not None
-        return Outgoing(_bad_number(notice.reason, notice.item, language))
+        text = _bad_number(notice.reason, notice.item, language)
+        suggestion = notice.extra.get("suggestion")
+        if suggestion is None or info is None:
+            return Outgoing(text)
+        accept = Button(
+            fmt(_("Record {value}"), value=suggestion),
+            _cb(Action.ACCEPT, info.round_id, f"{notice.extra['position']}={suggestion}"),
+        )
+        return Outgoing(text, [[accept]])
     if kind is NoticeKind.LOCKED:
         names = notice.extra.get("coordinators")
         if names:

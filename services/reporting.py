@@ -50,6 +50,7 @@ class Action(StrEnum):
     START = "start"
     SAME = "same"  # same as the previous period
     ZERO = "zero"
+    ACCEPT = "accept"  # take the figure an approximate answer stated ("190多" → 190)
     EDIT = "edit"
     SUBMIT = "submit"
     TAKE_OVER = "takeover"  # edit a submission another contact made
@@ -433,8 +434,20 @@ def answer_text(
     try:
         value = parse_count(text, ctx.indicators[key].measure_word)
     except CountRefused as refused:
+        extra = {}
+        if refused.suggestion is not None:
+            extra = {
+                "suggestion": str(refused.suggestion),
+                "position": str(ctx.keys.index(key) + 1),
+            }
         return [
-            Notice(NoticeKind.BAD_NUMBER, reason=refused.reason, item=ctx.item(key, None)),
+            Notice(
+                NoticeKind.BAD_NUMBER,
+                reason=refused.reason,
+                item=ctx.item(key, None),
+                info=ctx.info,
+                extra=extra,
+            ),
             ctx.question(state),
         ]
     return [_record_answer(ctx, state, key, value, now)]
@@ -496,6 +509,13 @@ def press(
         if value is None:
             return [Notice(NoticeKind.STALE_BUTTON), _current_screen(ctx, state)]
         return [_record_answer(ctx, state, key, value, now)]
+    if action is Action.ACCEPT:
+        position, _, figure = (key or "").partition("=")
+        current = ctx.keys.index(state.indicator_key) + 1 if state.indicator_key else 0
+        if state.step != ConversationStep.ASK or position != str(current) or not figure.isdigit():
+            return [Notice(NoticeKind.STALE_BUTTON), _current_screen(ctx, state)]
+        assert state.indicator_key is not None
+        return [_record_answer(ctx, state, state.indicator_key, int(figure), now)]
     if action is Action.EDIT:
         if key not in ctx.keys or state.step == ConversationStep.ASK and key == state.indicator_key:
             return [_current_screen(ctx, state)]

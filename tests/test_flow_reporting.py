@@ -264,3 +264,38 @@ async def test_the_office_default_language_applies_to_newcomers(
         assert reply.text.startswith("Hello! This bot collects figures")
         wang = await harness.join(1001, "Wang", unit="jinhai")
         assert wang.last.text.startswith("Welcome, Wang!")
+
+
+async def test_chinese_numerals_and_an_approximate_answer_confirmed_by_one_tap(
+    harness: Harness,
+) -> None:
+    wang = await harness.join(1001, "王芳", unit="jinhai")
+    await harness.open_round("2026-11")
+    await wang.press("开始填报")
+    (second,) = await wang.send("十二")
+    assert second.text.startswith("（2/8）调解纠纷")
+    refusal, again = await wang.send("190多")
+    assert refusal.text.startswith("请填写“调解纠纷”的准确数字")
+    assert refusal.button_texts() == ["记为190"]
+    assert again.text.startswith("（2/8）调解纠纷")
+    (third,) = await wang.press("记为190")
+    assert third.text.startswith("（3/8）调解成功")
+    (fourth,) = await wang.send("无")
+    assert fourth.text.startswith("（4/8）")
+    with read_session(harness.engine) as session:
+        state = session.get(ConversationState, 1)
+        assert state is not None
+        assert state.draft == {
+            "dispute_screenings": 12,
+            "disputes_mediated": 190,
+            "mediated_success": 0,
+        }
+    # An offer belongs to its question: typed past, tapping it later changes nothing.
+    offer, _ = await wang.send("约5场")
+    assert offer.button_texts() == ["记为5"]
+    await wang.send("4")
+    stale = await wang.press("记为5", message=offer)
+    assert stale[0].text.startswith("这个按钮已过期")
+    with read_session(harness.engine) as session:
+        state = session.get(ConversationState, 1)
+        assert state is not None and state.draft["legal_lectures"] == 4
