@@ -241,7 +241,7 @@ def language_usage(language: str) -> Outgoing:
     return Outgoing(_("Usage: /lang zh or /lang en"))
 
 
-def coordinators_only(language: str) -> Outgoing:
+def not_a_coordinator(language: str) -> Outgoing:
     _ = translator(language)
     return Outgoing(_("Only coordinators can see who has reported."))
 

@@ -10,23 +10,16 @@ from telegram import Update
 from telegram.ext import CommandHandler
 
 from bot import views
-from handlers.common import Context, send
-from models.tables import Role
+from handlers.common import Context, coordinators_only, send
 from services.chasing import notify_override, remind_now
 from services.overrides import OverrideRefused, set_override
 
 logger = logging.getLogger(__name__)
 
 
-def _is_coordinator(context: Context) -> bool:
-    return context.known_contact.role in (Role.COORDINATOR, Role.ADMIN)
-
-
+@coordinators_only
 async def remind(update: Update, context: Context) -> None:
     contact = context.known_contact
-    if not _is_coordinator(context):
-        await send(update, context, views.coordinators_only(contact.language))
-        return
     rt = context.runtime
     unit_text = " ".join(context.args or []) or None
     with rt.update_transaction(update.update_id) as session:
@@ -46,9 +39,6 @@ async def remind(update: Update, context: Context) -> None:
 
 async def _override(update: Update, context: Context, *, reopen: bool) -> None:
     contact = context.known_contact
-    if not _is_coordinator(context):
-        await send(update, context, views.coordinators_only(contact.language))
-        return
     args = context.args or []
     if not args:
         await send(update, context, views.override_usage(contact.language))
@@ -92,10 +82,12 @@ async def _override(update: Update, context: Context, *, reopen: bool) -> None:
     await context.scheduler.flush(context.bot)
 
 
+@coordinators_only
 async def reopen(update: Update, context: Context) -> None:
     await _override(update, context, reopen=True)
 
 
+@coordinators_only
 async def lock(update: Update, context: Context) -> None:
     await _override(update, context, reopen=False)
 

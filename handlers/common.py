@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import logging
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
@@ -11,8 +13,8 @@ from telegram.error import BadRequest
 from telegram.ext import Application, CallbackContext, ExtBot
 
 from bot.runtime import RUNTIME_KEY, SCHEDULER_KEY, Runtime
-from bot.views import Outgoing
-from models.tables import Contact
+from bot.views import Outgoing, not_a_coordinator
+from models.tables import Contact, Role
 from scheduler.runner import SchedulerRunner
 
 logger = logging.getLogger(__name__)
@@ -51,6 +53,23 @@ class Context(CallbackContext[ExtBot[int], dict[Any, Any], dict[Any, Any], dict[
     def language(self) -> str:
         """The caller's language: theirs if known, else the office's default."""
         return self.contact.language if self.contact else self.runtime.config.bot.language
+
+
+Handler = Callable[[Update, "Context"], Coroutine[Any, Any, None]]
+
+
+def coordinators_only(handler: Handler) -> Handler:
+    """Let only the office's coordinators (and admins) through; others get a polite refusal."""
+
+    @functools.wraps(handler)
+    async def guarded(update: Update, context: Context) -> None:
+        contact = context.known_contact
+        if contact.role not in (Role.COORDINATOR, Role.ADMIN):
+            await send(update, context, not_a_coordinator(contact.language))
+            return
+        await handler(update, context)
+
+    return guarded
 
 
 def keyboard(outgoing: Outgoing) -> InlineKeyboardMarkup | None:

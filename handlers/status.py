@@ -6,16 +6,13 @@ from telegram import Update
 from telegram.ext import CommandHandler
 
 from bot import views
-from handlers.common import Context, send
-from models.tables import Role
+from handlers.common import Context, coordinators_only, send
 from services.status import office_status
 
 
+@coordinators_only
 async def status(update: Update, context: Context) -> None:
     contact = context.known_contact
-    if contact.role not in (Role.COORDINATOR, Role.ADMIN):
-        await send(update, context, views.coordinators_only(contact.language))
-        return
     with context.runtime.reading() as session:
         rounds = office_status(session, office_id=contact.office_id)
     await send(update, context, views.status_message(rounds, contact.language))

@@ -15,8 +15,7 @@ from telegram.ext import CommandHandler
 
 from bot import views
 from domain.periods import PeriodError
-from handlers.common import Context, send
-from models.tables import Role
+from handlers.common import Context, coordinators_only, send
 from reports.annual import DEFAULT_TEMPLATE, ReportTemplateError, draft_report
 from reports.charts import CJKFontMissing, bar_chart_png, trend_chart_png
 from reports.compile import IndicatorSpec, SummaryInput, compile_summary
@@ -34,15 +33,9 @@ from services.summary import (
 logger = logging.getLogger(__name__)
 
 
-def _is_coordinator(context: Context) -> bool:
-    return context.known_contact.role in (Role.COORDINATOR, Role.ADMIN)
-
-
+@coordinators_only
 async def summary(update: Update, context: Context) -> None:
     contact = context.known_contact
-    if not _is_coordinator(context):
-        await send(update, context, views.coordinators_only(contact.language))
-        return
     rt = context.runtime
     period_text = context.args[0] if context.args else None
     with rt.reading() as session:
@@ -71,11 +64,9 @@ async def summary(update: Update, context: Context) -> None:
     )
 
 
+@coordinators_only
 async def missing(update: Update, context: Context) -> None:
     contact = context.known_contact
-    if not _is_coordinator(context):
-        await send(update, context, views.coordinators_only(contact.language))
-        return
     with context.runtime.reading() as session:
         ref, rows = missing_units(session, office_id=contact.office_id)
     await send(update, context, views.missing_message(rows, ref, contact.language))
@@ -123,12 +114,10 @@ def _find_indicator(data_indicators: list[IndicatorSpec], text: str) -> Indicato
     return matches[0] if len(matches) == 1 else None
 
 
+@coordinators_only
 async def chart(update: Update, context: Context) -> None:
     """``/chart <indicator> [period]`` (by unit) or ``/chart <indicator> trend`` (12 periods)."""
     contact = context.known_contact
-    if not _is_coordinator(context):
-        await send(update, context, views.coordinators_only(contact.language))
-        return
     args = context.args or []
     if not args:
         await send(update, context, views.chart_usage(contact.language))

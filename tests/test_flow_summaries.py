@@ -6,13 +6,15 @@ import io
 
 from openpyxl import load_workbook
 
+from bot.simulation import SimulatedUser
 from models.tables import Role
 from tests.flow import Harness
 
 ANSWERS = ["12", "5", "4", "2", "40", "3", "7", "300"]
 
 
-async def test_summary_sends_the_message_and_the_workbook(harness: Harness) -> None:
+async def one_unit_submitted(harness: Harness) -> tuple[SimulatedUser, SimulatedUser]:
+    """金海社区 (王芳) has submitted November; 赵主任 coordinates the office."""
     wang = await harness.join(1001, "王芳", unit="jinhai")
     zhao = await harness.join(2001, "赵主任", role=Role.COORDINATOR, office="jinhu")
     await harness.open_round("2026-11")
@@ -20,6 +22,11 @@ async def test_summary_sends_the_message_and_the_workbook(harness: Harness) -> N
     for answer in ANSWERS:
         await wang.send(answer)
     await wang.press("提交")
+    return wang, zhao
+
+
+async def test_summary_sends_the_message_and_the_workbook(harness: Harness) -> None:
+    _, zhao = await one_unit_submitted(harness)
     message, document = await zhao.send("/summary")
     assert message.text.startswith("金湖街道办事处·2026年11月法治工作月报")
     assert "已报 1/6：逾期 0，部分 0，未报 5" in message.text
@@ -65,13 +72,7 @@ async def test_missing_lists_pending_units_with_contacts_and_last_reminder(
 
 
 async def test_chart_by_unit_and_trend(harness: Harness) -> None:
-    wang = await harness.join(1001, "王芳", unit="jinhai")
-    zhao = await harness.join(2001, "赵主任", role=Role.COORDINATOR, office="jinhu")
-    await harness.open_round("2026-11")
-    await wang.press("开始填报")
-    for answer in ANSWERS:
-        await wang.send(answer)
-    await wang.press("提交")
+    _, zhao = await one_unit_submitted(harness)
     (photo,) = await zhao.send("/chart 调解纠纷")
     assert photo.photo is not None and photo.photo.startswith(b"\x89PNG")
     (photo,) = await zhao.send("/chart 法治讲座 trend")
@@ -81,13 +82,7 @@ async def test_chart_by_unit_and_trend(harness: Harness) -> None:
 
 
 async def test_a_coordinators_report_contains_the_computed_figures(harness: Harness) -> None:
-    wang = await harness.join(1001, "王芳", unit="jinhai")
-    zhao = await harness.join(2001, "赵主任", role=Role.COORDINATOR, office="jinhu")
-    await harness.open_round("2026-11")
-    await wang.press("开始填报")
-    for answer in ANSWERS:
-        await wang.send(answer)
-    await wang.press("提交")
+    _, zhao = await one_unit_submitted(harness)
     message, document = await zhao.send("/report 2026")
     assert message.text.startswith("2026年度报告数据段落（草稿）（1/6个单位有数据）")
     assert "全年共开展矛盾纠纷排查12次，调解矛盾纠纷5宗，调解成功4宗，调解成功率80%" in message.text
@@ -102,13 +97,7 @@ async def test_a_coordinators_report_contains_the_computed_figures(harness: Harn
 async def test_the_summary_is_pushed_to_coordinators_after_the_deadline(harness: Harness) -> None:
     from datetime import UTC, datetime
 
-    wang = await harness.join(1001, "王芳", unit="jinhai")
-    zhao = await harness.join(2001, "赵主任", role=Role.COORDINATOR, office="jinhu")
-    await harness.open_round("2026-11")
-    await wang.press("开始填报")
-    for answer in ANSWERS:
-        await wang.send(answer)
-    await wang.press("提交")
+    _, zhao = await one_unit_submitted(harness)
     harness.clock.set(datetime(2026, 12, 3, 10, 0, tzinfo=UTC))  # 18:00 in Shanghai
     for _ in range(4):  # digest, summary, workbook: one message per second to one chat
         await harness.tick()
