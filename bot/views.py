@@ -336,7 +336,12 @@ def _question(q: Question, language: str) -> Outgoing:
             )
         )
     buttons.append(Button("0", _cb(Action.ZERO, q.info.round_id, q.item.key)))
-    return Outgoing("\n".join(lines), [buttons])
+    keyboard = [buttons]
+    if q.position == 1:  # a quiet month: one tap, then the review screen to confirm
+        keyboard.append(
+            [Button(_("Nothing this period (all 0)"), _cb(Action.ALL_ZERO, q.info.round_id))]
+        )
+    return Outgoing("\n".join(lines), keyboard)
 
 
 def _item_lines(items: list[Item], language: str) -> list[str]:

@@ -51,6 +51,7 @@ class Action(StrEnum):
     SAME = "same"  # same as the previous period
     ZERO = "zero"
     ACCEPT = "accept"  # take the figure an approximate answer stated ("190多" → 190)
+    ALL_ZERO = "allzero"  # nothing happened this period: every answer 0, then the review
     EDIT = "edit"
     SUBMIT = "submit"
     TAKE_OVER = "takeover"  # edit a submission another contact made
@@ -516,6 +517,15 @@ def press(
             return [Notice(NoticeKind.STALE_BUTTON), _current_screen(ctx, state)]
         assert state.indicator_key is not None
         return [_record_answer(ctx, state, state.indicator_key, int(figure), now)]
+    if action is Action.ALL_ZERO:
+        if state.step != ConversationStep.ASK or state.draft:
+            return [Notice(NoticeKind.STALE_BUTTON), _current_screen(ctx, state)]
+        # Explicit zeros, distinct from "not reported"; the review screen is the confirmation.
+        state.draft = dict.fromkeys(ctx.keys, 0)
+        state.step = ConversationStep.REVIEW
+        state.indicator_key = None
+        _save(session, state, now)
+        return [ctx.review(state)]
     if action is Action.EDIT:
         if key not in ctx.keys or state.step == ConversationStep.ASK and key == state.indicator_key:
             return [_current_screen(ctx, state)]

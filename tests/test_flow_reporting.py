@@ -68,7 +68,8 @@ async def test_prompt_answer_review_submit_receipt(harness: Harness) -> None:
 
     (question,) = await wang.press("开始填报")
     assert question.text.startswith("（1/8）矛盾纠纷排查（次）")
-    assert question.button_texts() == ["0"]  # no previous period yet: no [同上期]
+    # No previous period yet: no [同上期]; a quiet month can be answered at once.
+    assert question.button_texts() == ["0", "本期全部为0"]
 
     (refusal, again) = await wang.send("l5")
     assert "请回复一个整数" in refusal.text
@@ -109,7 +110,7 @@ async def test_previous_period_value_and_same_as_last_period(harness: Harness) -
     await harness.open_round("2026-11")
     (question,) = await wang.press("开始填报", message=wang.last)
     assert "上期：12次" in question.text
-    assert question.button_texts() == ["同上期（12）", "0"]
+    assert question.button_texts() == ["同上期（12）", "0", "本期全部为0"]
     (second,) = await wang.press("同上期")
     assert second.text.startswith("（2/8）") and "上期：5宗" in second.text
 
@@ -299,3 +300,18 @@ async def test_chinese_numerals_and_an_approximate_answer_confirmed_by_one_tap(
     with read_session(harness.engine) as session:
         state = session.get(ConversationState, 1)
         assert state is not None and state.draft["legal_lectures"] == 4
+
+
+async def test_a_quiet_month_in_one_tap_stores_explicit_zeros(harness: Harness) -> None:
+    wang = await harness.join(1001, "王芳", unit="jinhai")
+    await harness.open_round("2026-11")
+    await wang.press("开始填报")
+    (review,) = await wang.press("本期全部为0")
+    assert "请核对" in review.text
+    assert "1. 矛盾纠纷排查：0次" in review.text and "8. 发放普法资料：0份" in review.text
+    (receipt,) = await wang.press("提交")
+    assert "✅ 已提交" in receipt.text
+    with read_session(harness.engine) as session:
+        submission = session.exec(select(Submission)).one()
+        values = submission_values(session, submission_id=submission.id)
+    assert len(values) == 8 and set(values.values()) == {0}
