@@ -12,6 +12,16 @@ from domain.periods import Period
 from models.crud import get_form, get_office, get_unit
 from models.tables import Contact, Role
 from services.onboarding import create_invite, redeem_invite
+from services.reporting import (
+    Action,
+    Question,
+    Receipt,
+    Review,
+    Screen,
+    answer_text,
+    press,
+    start,
+)
 from services.rounds import OpenedRound, open_round
 from tests.conftest import EXAMPLE_CONFIG
 
@@ -65,14 +75,22 @@ def open_(
     )
 
 
+def fill_all(
+    session: Session, contact: Contact, round_id: int, answers: list[int], now: datetime
+) -> list[Screen]:
+    """Answer every question of a round through the reporter's conversation, then submit;
+    returns what the submit showed."""
+    screens = start(session, contact=contact, round_id=round_id, now=now)
+    for value in answers:
+        assert isinstance(screens[-1], Question), screens
+        screens = answer_text(session, contact=contact, text=str(value), now=now)
+    assert isinstance(screens[-1], Review), screens
+    return press(session, contact=contact, action=Action.SUBMIT, round_id=round_id, now=now)
+
+
 def submit(
     session: Session, contact: Contact, round_id: int, answers: list[int], now: datetime
 ) -> None:
-    """Fill and submit a round through the reporter's conversation."""
-    from services.reporting import Action, Receipt, answer_text, press, start
-
-    start(session, contact=contact, round_id=round_id, now=now)
-    for value in answers:
-        answer_text(session, contact=contact, text=str(value), now=now)
-    (receipt,) = press(session, contact=contact, action=Action.SUBMIT, round_id=round_id, now=now)
+    """Fill and submit a round; it must end in a receipt."""
+    (receipt,) = fill_all(session, contact, round_id, answers, now)
     assert isinstance(receipt, Receipt), receipt

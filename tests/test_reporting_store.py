@@ -23,7 +23,7 @@ from services.reporting import (
     start,
 )
 from tests.conftest import Clock
-from tests.store_helpers import bind, open_
+from tests.store_helpers import bind, fill_all, open_
 
 KEYS = [
     "dispute_screenings",
@@ -36,15 +36,6 @@ KEYS = [
     "leaflets_distributed",
 ]
 ANSWERS = [12, 5, 4, 2, 40, 3, 7, 300]
-
-
-def fill_all(session: Session, contact, round_id: int, clock: Clock, answers=ANSWERS):  # type: ignore[no-untyped-def]
-    screens = start(session, contact=contact, round_id=round_id, now=clock())
-    for value in answers:
-        assert isinstance(screens[-1], Question)
-        screens = answer_text(session, contact=contact, text=str(value), now=clock())
-    assert isinstance(screens[-1], Review)
-    return press(session, contact=contact, action=Action.SUBMIT, round_id=round_id, now=clock())
 
 
 def test_questions_come_one_by_one_with_progress(session: Session, clock: Clock) -> None:
@@ -89,7 +80,7 @@ def test_bad_input_is_refused_and_the_same_question_asked_again(
 def test_submit_stores_values_with_revisions(session: Session, clock: Clock) -> None:
     wang = bind(session, user_id=1, name="王芳", unit="jinhai", now=clock())
     opened = open_(session, "2026-11", now=clock())
-    (receipt,) = fill_all(session, wang, opened.round_id, clock)
+    (receipt,) = fill_all(session, wang, opened.round_id, ANSWERS, clock())
     assert isinstance(receipt, Receipt) and receipt.first_submission and not receipt.late
     submission = session.exec(select(Submission)).one()
     assert submission.submitted_by_contact_id == wang.id
@@ -110,7 +101,7 @@ def test_previous_period_value_is_offered_and_same_as_last_period_works(
     wang = bind(session, user_id=1, name="王芳", unit="jinhai", now=clock())
     late_october = clock() - timedelta(days=31)
     october = open_(session, "2026-10", now=late_october)
-    fill_all(session, wang, october.round_id, Clock(late_october))
+    fill_all(session, wang, october.round_id, ANSWERS, late_october)
     november = open_(session, "2026-11", now=clock())
     question = start(session, contact=wang, round_id=november.round_id, now=clock())[-1]
     assert isinstance(question, Question) and question.previous_value == 12
@@ -160,7 +151,7 @@ def test_a_stale_button_does_not_answer_the_current_question(
 def test_change_after_submit_keeps_a_revision(session: Session, clock: Clock) -> None:
     wang = bind(session, user_id=1, name="王芳", unit="jinhai", now=clock())
     opened = open_(session, "2026-11", now=clock())
-    fill_all(session, wang, opened.round_id, clock)
+    fill_all(session, wang, opened.round_id, ANSWERS, clock())
     clock.advance(hours=2)
     review = start(session, contact=wang, round_id=opened.round_id, now=clock())[-1]
     assert isinstance(review, Review) and review.items[1].value == 5
@@ -198,7 +189,7 @@ def test_second_contact_sees_who_submitted_and_must_confirm(session: Session, cl
     wang = bind(session, user_id=1, name="王芳", unit="jinhai", now=clock())
     liu = bind(session, user_id=2, name="刘洋", unit="jinhai", now=clock())
     opened = open_(session, "2026-11", now=clock())
-    fill_all(session, wang, opened.round_id, clock)
+    fill_all(session, wang, opened.round_id, ANSWERS, clock())
     (screen,) = start(session, contact=liu, round_id=opened.round_id, now=clock())
     assert isinstance(screen, SubmittedByOther) and screen.submitted_by == "王芳"
     assert session.get(ConversationState, liu.id) is None  # nothing started without consent
@@ -215,7 +206,7 @@ def test_concurrent_changes_need_confirmation_before_overwriting(
     liu = bind(session, user_id=2, name="刘洋", unit="jinhai", now=clock())
     opened = open_(session, "2026-11", now=clock())
     rid = opened.round_id
-    fill_all(session, wang, rid, clock)
+    fill_all(session, wang, rid, ANSWERS, clock())
     # Both open the submission for changes.
     start(session, contact=wang, round_id=rid, now=clock())
     start(session, contact=liu, round_id=rid, now=clock())
@@ -262,7 +253,7 @@ def test_after_the_deadline_submissions_are_late_until_the_lock(
     wang = bind(session, user_id=1, name="王芳", unit="jinhai", now=clock())
     li = bind(session, user_id=3, name="李强", unit="huguang", now=clock())
     opened = open_(session, "2026-11", now=clock())
-    fill_all(session, wang, opened.round_id, clock)
+    fill_all(session, wang, opened.round_id, ANSWERS, clock())
     clock.set(opened.deadline)
     # Changes are still taken between the deadline and the lock.
     review = start(session, contact=wang, round_id=opened.round_id, now=clock())[-1]
@@ -272,7 +263,7 @@ def test_after_the_deadline_submissions_are_late_until_the_lock(
     warning, question = start(session, contact=li, round_id=opened.round_id, now=clock())
     assert isinstance(warning, Notice) and warning.kind is NoticeKind.LATE_WARNING
     assert isinstance(question, Question)
-    (receipt,) = fill_all(session, li, opened.round_id, clock)
+    (receipt,) = fill_all(session, li, opened.round_id, ANSWERS, clock())
     assert isinstance(receipt, Receipt) and receipt.late
     on_time = session.exec(select(Submission).where(Submission.unit_id == wang.unit_id)).one()
     assert not on_time.late
@@ -298,7 +289,7 @@ def test_after_the_lock_changes_are_refused_until_a_coordinator_reopens(
     assert done.unit_name == "金海社区" and [c.id for c in done.reporters] == [wang.id]
     question = start(session, contact=wang, round_id=None, now=clock())[-1]
     assert isinstance(question, Question)
-    (receipt,) = fill_all(session, wang, opened.round_id, clock)
+    (receipt,) = fill_all(session, wang, opened.round_id, ANSWERS, clock())
     assert isinstance(receipt, Receipt) and receipt.late
     set_override(session, coordinator=zhao, unit_text="jinhai", reopen=False, now=clock())
     (locked,) = start(session, contact=wang, round_id=opened.round_id, now=clock())
