@@ -8,6 +8,7 @@ it is stored.
 
 from __future__ import annotations
 
+import functools
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -191,15 +192,18 @@ class _Ctx:
             for_update=for_update,
         )
 
+    @functools.cached_property
+    def reopened(self) -> bool:
+        """Whether a coordinator reopened the unit (read once per step; windows ask often)."""
+        return unit_reopened(self.session, round_id=self.info.round_id, unit_id=self.unit.id or 0)
+
     def window(self, now: datetime) -> Window:
         return submission_window(
             round_closed=self.round.status == RoundStatus.CLOSED,
             deadline=self.round.deadline,
             lock_at=self.round.lock_at,
             now=now,
-            reopened=unit_reopened(
-                self.session, round_id=self.info.round_id, unit_id=self.unit.id or 0
-            ),
+            reopened=self.reopened,
         )
 
     def locked_notice(self) -> Notice:
