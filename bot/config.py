@@ -25,6 +25,7 @@ from pydantic import (
 )
 
 from domain.periods import PeriodKind
+from domain.rules import RuleError, parse_rule
 from domain.schedule import Offset, OpenFor, Schedule, ScheduleError
 
 CONFIG_ENV = "FIGBOT_CONFIG"
@@ -99,12 +100,48 @@ class OfficeConfig(_Section):
         return zone
 
 
+class OutlierConfig(_Section):
+    """When a figure is questioned as unusual for the unit (factor 0: never)."""
+
+    factor: float = Field(default=3.0, ge=0)
+    floor: int = Field(default=10, ge=0)
+    history: int = Field(default=6, ge=1, le=36)
+
+
 class IndicatorConfig(_Section):
     key: Key
     label: str = Field(min_length=1)
     measure_word: str = Field(min_length=1)
     help: str | None = None
     aggregation: Literal["sum", "max", "latest"] = "sum"
+    aliases: list[str] = Field(default_factory=list)
+    min: int = Field(default=0, ge=0)
+    max: int | None = Field(default=None, ge=0)
+    required: bool = True
+    outliers: OutlierConfig = OutlierConfig()
+
+    @field_validator("aliases")
+    @classmethod
+    def _aliases(cls, value: list[str]) -> list[str]:
+        if any(not alias.strip() for alias in value):
+            raise ValueError("an alias cannot be empty")
+        return [alias.strip() for alias in value]
+
+    @model_validator(mode="after")
+    def _bounds(self) -> IndicatorConfig:
+        if self.max is not None and self.max < self.min:
+            raise ValueError(f"max ({self.max}) is below min ({self.min})")
+        return self
+
+    def as_rules(self) -> dict[str, Any]:
+        """What the database keeps of the indicator's rules (see models.Indicator.rules)."""
+        return {
+            "aliases": list(self.aliases),
+            "min": self.min,
+            "max": self.max,
+            "required": self.required,
+            "outliers": self.outliers.model_dump(),
+        }
 
 
 def _offset(value: str) -> str:
@@ -151,6 +188,8 @@ class FormConfig(_Section):
     working_days: bool = False
     lock_after: str = "3d"
     schedule: ScheduleConfig | None = None
+    # Checked when the unit reviews its figures, e.g. "mediated_success <= disputes_mediated".
+    rules: list[str] = Field(default_factory=list)
 
     @field_validator("deadline_time")
     @classmethod
@@ -218,6 +257,20 @@ class FigbotConfig(_Section):
                         f"(declare it under [[indicators]])"
                     )
             _unique(f"forms[{number}].indicators", form.indicators)
+            for index, rule in enumerate(form.rules):
+                try:
+                    parse_rule(rule, form.indicators)
+                except RuleError as exc:
+                    raise ValueError(f"forms[{number}].rules[{index}]: {exc}") from None
+            names: dict[str, str] = {}
+            by_key = {i.key: i for i in self.indicators}
+            for key in form.indicators:
+                for name in (by_key[key].label, *by_key[key].aliases):
+                    if names.setdefault(name, key) != key:
+                        raise ValueError(
+                            f"forms[{number}]: {name!r} names both {names[name]!r} and {key!r}; "
+                            f"a label or alias must name one indicator"
+                        )
         return self
 
     def office(self, code: str) -> OfficeConfig:

@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 
 from bot.callbacks import ReportCallback
 from bot.i18n import Html, fmt, translator
+from domain.figures import ProblemKind
 from domain.numbers import RefusalReason
 from domain.periods import Period, PeriodKind
 from models.tables import Role
@@ -34,15 +35,18 @@ from services.overrides import OverrideDone, OverrideRefusal, OverrideRefused
 from services.reporting import (
     Action,
     ConfirmOverwrite,
+    FiguresReadBack,
     Item,
     Notice,
     NoticeKind,
+    OutlierQuestion,
     Question,
     Receipt,
     Review,
     RoundInfo,
     Screen,
     SubmittedByOther,
+    Unreadable,
 )
 from services.rounds import Prompt
 from services.status import RoundStatusView
@@ -286,6 +290,10 @@ def render_screen(screen: Screen, language: str) -> Outgoing:
         return _submitted_by_other(screen, language)
     if isinstance(screen, ConfirmOverwrite):
         return _confirm_overwrite(screen, language)
+    if isinstance(screen, FiguresReadBack):
+        return _figures_read_back(screen, language)
+    if isinstance(screen, OutlierQuestion):
+        return _outlier_question(screen, language)
     return _notice(screen, language)
 
 
@@ -336,6 +344,8 @@ def _question(q: Question, language: str) -> Outgoing:
             )
         )
     buttons.append(Button("0", _cb(Action.ZERO, q.info.round_id, q.item.key)))
+    if q.optional:
+        buttons.append(Button(_("Skip"), _cb(Action.SKIP, q.info.round_id, q.item.key)))
     keyboard = [buttons]
     if q.position == 1:  # a quiet month: one tap, then the review screen to confirm
         keyboard.append(
@@ -361,8 +371,25 @@ def _review(review: Review, language: str) -> Outgoing:
     _ = translator(language)
     lines = [fmt(_("Please check <b>{title}</b>:"), title=_round_title(review.info, language)), ""]
     lines += _item_lines(review.items, language)
-    lines += ["", _("Tap Submit if everything is right, or tap an item to change it.")]
-    keyboard = [[Button(_("✅ Submit"), _cb(Action.SUBMIT, review.info.round_id))]]
+    keyboard = []
+    if review.broken:
+        lines += ["", _("⚠️ These figures do not fit together:")]
+        for broken in review.broken:
+            values = ("，" if language.startswith("zh") else ", ").join(
+                fmt(
+                    _("{label} {amount}"),
+                    label=item.label,
+                    amount=amount(item.value, item.measure_word, language),
+                )
+                for item in broken.items
+            )
+            lines.append(
+                fmt(_("• should be {rule}, but {values}"), rule=broken.shown, values=values)
+            )
+        lines += ["", _("Please tap the item to correct.")]
+    else:
+        lines += ["", _("Tap Submit if everything is right, or tap an item to change it.")]
+        keyboard.append([Button(_("✅ Submit"), _cb(Action.SUBMIT, review.info.round_id))])
     edit_buttons = [
         Button(
             fmt(_("Change {label}"), label=item.label),
@@ -478,6 +505,121 @@ def _confirm_overwrite(screen: ConfirmOverwrite, language: str) -> Outgoing:
     )
 
 
+def _unreadable(problem: Unreadable, language: str) -> str:
+    _ = translator(language)
+    if problem.kind is ProblemKind.UNKNOWN:
+        return fmt(_("“{text}”: which item is this? Please write its name."), text=problem.text)
+    if problem.kind is ProblemKind.NO_NUMBER:
+        return fmt(_("{label}: no number given."), label=problem.label or "")
+    if problem.kind is ProblemKind.CONFLICT:
+        return fmt(
+            _("{label}: two different numbers ({text}); please send one."),
+            label=problem.label or "",
+            text=problem.text,
+        )
+    if problem.kind is ProblemKind.OUT_OF_BOUNDS:
+        message = (
+            _("{label} “{text}”: it cannot be less than {bound}.")
+            if problem.reason == "below"
+            else _("{label} “{text}”: it cannot be more than {bound}.")
+        )
+        return fmt(message, label=problem.label or "", text=problem.text, bound=problem.bound)
+    reason = problem.reason if isinstance(problem.reason, RefusalReason) else None
+    item = Item(
+        key="", label=problem.label or "", measure_word=problem.measure_word or "", value=None
+    )
+    explanation = _bad_number(reason or RefusalReason.NOT_A_NUMBER, item, language)
+    return fmt(
+        _("{label} “{text}”: {explanation}"),
+        label=item.label,
+        text=problem.text,
+        explanation=Html(explanation),
+    )
+
+
+def _figures_read_back(screen: FiguresReadBack, language: str) -> Outgoing:
+    _ = translator(language)
+    lines: list[str] = []
+    if screen.changes:
+        lines.append(
+            fmt(
+                _("I read these figures for <b>{title}</b>:")
+                if not screen.correction
+                else _("Change the submitted figures of <b>{title}</b>:"),
+                title=_round_title(screen.info, language),
+            )
+        )
+        for item, old in screen.changes:
+            if old is None or old == item.value:
+                lines.append(
+                    fmt(
+                        _("{label}: {amount}"),
+                        label=item.label,
+                        amount=amount(item.value, item.measure_word, language),
+                    )
+                )
+            else:
+                lines.append(
+                    fmt(
+                        _("{label}: {old} → {new}"),
+                        label=item.label,
+                        old=amount(old, item.measure_word, language),
+                        new=amount(item.value, item.measure_word, language),
+                    )
+                )
+    if screen.problems:
+        if lines:
+            lines.append("")
+        lines.append(_("Not taken:") if screen.changes else _("I could not take these figures:"))
+        lines += ["• " + _unreadable(problem, language) for problem in screen.problems]
+    if not screen.changes:
+        return Outgoing("\n".join(lines))
+    lines += ["", _("Is this right? Nothing is saved until you confirm.")]
+    return Outgoing(
+        "\n".join(lines),
+        [
+            [
+                Button(_("✅ Confirm"), _cb(Action.CONFIRM, screen.info.round_id)),
+                Button(_("✏️ Change"), _cb(Action.DISCARD, screen.info.round_id)),
+            ]
+        ],
+    )
+
+
+def _outlier_question(screen: OutlierQuestion, language: str) -> Outgoing:
+    _ = translator(language)
+    item = screen.item
+    lines = [
+        fmt(
+            _("{period} {label}: {amount}."),
+            period=period_label(screen.info.period, language),
+            label=item.label,
+            amount=amount(item.value, item.measure_word, language),
+        )
+    ]
+    if screen.previous_value is not None and screen.change_percent is not None:
+        lines.append(
+            fmt(
+                _("Last period: {amount} ({change})."),
+                amount=amount(screen.previous_value, item.measure_word, language),
+                change=_percent(screen.change_percent / 100),
+            )
+        )
+    lines.append(
+        fmt(
+            _("This is far from the unit's usual figure (median of recent periods: {median})."),
+            median=number_text(screen.median),
+        )
+    )
+    lines.append(
+        _("Please confirm it, send the right number, or reply with the reason in a few words.")
+    )
+    return Outgoing(
+        "\n".join(lines),
+        [[Button(_("Confirm, it is right"), _cb(Action.KEEP, screen.info.round_id, item.key))]],
+    )
+
+
 def _bad_number(reason: RefusalReason, item: Item, language: str) -> str:
     _ = translator(language)
     if reason is RefusalReason.NEGATIVE:
@@ -559,6 +701,17 @@ def _notice(notice: Notice, language: str) -> Outgoing:
         )
     if kind is NoticeKind.CANCELLED:
         return Outgoing(_("Cancelled. Nothing was changed."))
+    if kind is NoticeKind.OUT_OF_BOUNDS:
+        assert notice.item is not None
+        message = (
+            _("{label} cannot be less than {bound}. Please check and enter it again.")
+            if notice.extra.get("violation") == "below"
+            else _("{label} cannot be more than {bound}. Please check and enter it again.")
+        )
+        return Outgoing(fmt(message, label=notice.item.label, bound=notice.extra.get("bound")))
+    if kind is NoticeKind.NOTE_SAVED:
+        assert notice.item is not None
+        return Outgoing(fmt(_("Noted: the reason is kept with {label}."), label=notice.item.label))
     texts = {
         NoticeKind.NO_OPEN_ROUND: _(
             "There is nothing to report right now. I will message you when a new round opens."

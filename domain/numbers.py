@@ -71,10 +71,13 @@ COMMON_MEASURE_WORDS = tuple(
 )
 ZERO_WORDS = frozenset({"无", "没有", "没", "零", "〇", "0", "暂无"})
 _APPROX_PREFIXES = ("大约", "大概", "将近", "差不多", "接近", "约", "近", "超过", "逾")
-_APPROX_SUFFIXES = ("左右", "上下", "以上", "多", "余", "来", "几")
+_APPROX_SUFFIXES = ("左右", "上下", "以上", "多", "余", "来")
+_VAGUE_SUFFIX = "几"  # "十几": no figure to offer
 _ASCII_RE = re.compile(r"^(?P<sign>[-+]?)(?P<int>\d+)(?P<frac>\.\d+)?$")
 _GROUPED_RE = re.compile(r"^[-+]?\d{1,3}(,\d{3})+(\.\d+)?$")
-_CHINESE_NUMERAL_RE = re.compile(r"^[-负]?[0-9零〇一二两三四五六七八九十百千万亿点]+$")
+_CHINESE_NUMERAL_RE = re.compile(
+    r"^[-负]?[0-9零〇一二两三四五六七八九十百千万亿点壹贰叁肆伍陆柒捌玖拾佰仟]+$"
+)
 _TRAILING_PUNCTUATION = "。.，,！!；;、 "
 
 
@@ -106,8 +109,10 @@ def _number(text: str, original: str) -> float:
     if _CHINESE_NUMERAL_RE.match(text):
         if text[0] in "百千万亿":  # "近百": a bare unit means one of it
             text = "一" + text
+        if text[0] == "-":
+            text = "负" + text[1:]
         try:
-            return float(cn2an.cn2an(text.replace("负", "-"), "smart"))
+            return float(cn2an.cn2an(text, "smart"))
         except (ValueError, KeyError):
             pass
     raise CountRefused(RefusalReason.NOT_A_NUMBER, original)
@@ -134,6 +139,9 @@ def parse_count(text: str, measure_word: str | None = None) -> int:
     if normalised.startswith("第"):  # an ordinal ("第3次") is not a count
         raise CountRefused(RefusalReason.NOT_A_NUMBER, text)
     body, word = _strip_measure_word(normalised, measure_word)
+    if body.endswith(_VAGUE_SUFFIX) and len(body) > 1:
+        _number(body[:-1], text)  # "十几" is vague; "好几" is simply not a number
+        raise CountRefused(RefusalReason.APPROXIMATE, text)
     approximate = _approximate(body)
     if approximate is not None:
         # "190多宗": the measure word may also sit before the approximation ("190宗左右").
@@ -142,9 +150,9 @@ def parse_count(text: str, measure_word: str | None = None) -> int:
         value = _number(inner, text)
         suggestion = int(value) if value.is_integer() and 0 <= value <= MAX_COUNT else None
         raise CountRefused(RefusalReason.APPROXIMATE, text, suggestion)
+    value = _number(body, text)
     if word is not None and measure_word and word != measure_word:
         raise CountRefused(RefusalReason.WRONG_MEASURE_WORD, text)
-    value = _number(body, text)
     if value < 0:
         raise CountRefused(RefusalReason.NEGATIVE, text)
     if not value.is_integer():

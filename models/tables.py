@@ -12,7 +12,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Column, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Column, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 from models.types import UTCDateTime, utcnow
@@ -43,6 +43,8 @@ class ConversationStep(StrEnum):
     ASK = "ask"  # waiting for the value of ``indicator_key``
     REVIEW = "review"  # all answered, review screen shown
     CONFIRM_OVERWRITE = "confirm_overwrite"  # someone else submitted meanwhile
+    CONFIRM_FIGURES = "confirm_figures"  # figures read from free text, shown back to confirm
+    OUTLIER = "outlier"  # an unusual figure: confirm it or say why
 
 
 class OutboxStatus(StrEnum):
@@ -79,6 +81,11 @@ class Indicator(SQLModel, table=True):
     measure_word: str
     help: str | None = None
     active: bool = True
+    # aliases, min, max, required, outliers {factor, floor, history}: see IndicatorConfig.
+    rules: dict[str, Any] = Field(
+        default_factory=dict,
+        sa_column=Column(JSON, nullable=False, server_default=text("'{}'")),
+    )
 
 
 class Form(SQLModel, table=True):
@@ -88,6 +95,11 @@ class Form(SQLModel, table=True):
     period_kind: str
     indicator_keys: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     active: bool = True
+    # Cross-indicator rules, e.g. "mediated_success <= disputes_mediated".
+    rules: list[str] = Field(
+        default_factory=list,
+        sa_column=Column(JSON, nullable=False, server_default=text("'[]'")),
+    )
 
 
 class ConfigChange(SQLModel, table=True):
@@ -168,6 +180,7 @@ class Value(SQLModel, table=True):
     value: int = Field(sa_type=BigInteger)
     updated_at: datetime = _now_field()
     updated_by_contact_id: int | None = Field(default=None, foreign_key="contact.id")
+    note: str | None = None  # the reporter's explanation of an unusual figure
 
 
 class ValueRevision(SQLModel, table=True):
@@ -195,8 +208,18 @@ class ConversationState(SQLModel, table=True):
     step: str = ConversationStep.ASK
     indicator_key: str | None = None
     back_to_review: bool = False
-    draft: dict[str, int] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    draft: dict[str, int | None] = Field(
+        default_factory=dict, sa_column=Column(JSON, nullable=False)
+    )  # None: an optional indicator the reporter skipped
     base_version: int = 0
+    # Explanations given for unusual figures, by indicator key (stored with the values).
+    notes: dict[str, str] = Field(
+        default_factory=dict,
+        sa_column=Column(JSON, nullable=False, server_default=text("'{}'")),
+    )
+    # What waits for the reporter's confirmation: figures read from free text, or an unusual
+    # figure being questioned (see services.reporting.Pending).
+    pending: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
     updated_at: datetime = _now_field()
 
 

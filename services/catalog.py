@@ -101,6 +101,7 @@ def sync_config(session: Session, *, config: FigbotConfig) -> None:
                 "label": ind_cfg.label,
                 "measure_word": ind_cfg.measure_word,
                 "help": ind_cfg.help,
+                "rules": ind_cfg.as_rules(),
                 "active": True,
             },
         )
@@ -123,6 +124,7 @@ def sync_config(session: Session, *, config: FigbotConfig) -> None:
                 "name": form_cfg.name,
                 "period_kind": form_cfg.period.value,
                 "indicator_keys": list(form_cfg.indicators),
+                "rules": list(form_cfg.rules),
                 "active": True,
             },
         )

@@ -10,15 +10,27 @@ from __future__ import annotations
 
 import functools
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
 from sqlmodel import Session, col, select
 
+from domain.figures import ProblemKind, Reading, Vocabulary, read_figures
 from domain.numbers import CountRefused, RefusalReason, parse_count
 from domain.periods import Period
 from domain.rounds import Window, submission_window
+from domain.rules import (
+    Bounds,
+    CrossRule,
+    OutlierPolicy,
+    broken_rules,
+    change_percent,
+    outlier,
+    parse_rule,
+)
 from models.crud import (
     coordinators,
     get_round,
@@ -58,6 +70,10 @@ class Action(StrEnum):
     TAKE_OVER = "takeover"  # edit a submission another contact made
     OVERWRITE = "overwrite"  # confirm overwriting a concurrent submission
     CANCEL = "cancel"
+    CONFIRM = "confirm"  # the figures read from a message are right: take them
+    DISCARD = "discard"  # they are not: drop them, nothing changes
+    SKIP = "skip"  # an optional indicator is left out (not reported, not 0)
+    KEEP = "keep"  # an unusual figure is right as it is
 
 
 # ---------------------------------------------------------------- screens (plain data)
@@ -87,6 +103,13 @@ class Question:
     position: int
     total: int
     previous_value: int | None
+    optional: bool = False  # the unit may skip it
+
+
+@dataclass(frozen=True)
+class BrokenRule:
+    shown: str  # the rule with labels, e.g. "调解成功 ≤ 调解纠纷"
+    items: list[Item]  # the indicators it names, with the unit's values
 
 
 @dataclass(frozen=True)
@@ -94,6 +117,39 @@ class Review:
     info: RoundInfo
     items: list[Item]
     changing_submitted: bool  # reviewing an existing submission, not a first filling
+    broken: list[BrokenRule] = field(default_factory=list)  # no submitting until fixed
+
+
+@dataclass(frozen=True)
+class Unreadable:
+    """A part of a message that could not be taken as a figure, and why."""
+
+    kind: ProblemKind
+    text: str
+    label: str | None = None
+    measure_word: str | None = None
+    reason: RefusalReason | str | None = None  # a RefusalReason, "below" or "above"
+    suggestion: int | None = None
+    bound: int | None = None
+
+
+@dataclass(frozen=True)
+class FiguresReadBack:
+    """Figures read from a free-text message, shown back before anything is stored."""
+
+    info: RoundInfo
+    changes: list[tuple[Item, int | None]]  # (item with the new value, value it replaces)
+    problems: list[Unreadable]
+    correction: bool  # changing figures already submitted
+
+
+@dataclass(frozen=True)
+class OutlierQuestion:
+    info: RoundInfo
+    item: Item
+    median: float
+    previous_value: int | None
+    change_percent: float | None  # against the previous period
 
 
 @dataclass(frozen=True)
@@ -125,6 +181,8 @@ class ConfirmOverwrite:
 
 class NoticeKind(StrEnum):
     BAD_NUMBER = "bad_number"
+    OUT_OF_BOUNDS = "out_of_bounds"
+    NOTE_SAVED = "note_saved"
     NO_OPEN_ROUND = "no_open_round"
     NOTHING_IN_PROGRESS = "nothing_in_progress"
     USE_BUTTONS = "use_buttons"
@@ -146,7 +204,17 @@ class Notice:
     extra: dict[str, str] = field(default_factory=dict)
 
 
-Screen = Question | Review | Receipt | SubmittedByOther | ConfirmOverwrite | Notice
+Screen = (
+    Question
+    | Review
+    | Receipt
+    | SubmittedByOther
+    | ConfirmOverwrite
+    | FiguresReadBack
+    | OutlierQuestion
+    | Notice
+)
+NOTE_LIMIT = 500  # characters of an explanation kept with a value
 
 
 # ---------------------------------------------------------------- helpers
@@ -181,7 +249,7 @@ class _Ctx:
             key=key, label=indicator.label, measure_word=indicator.measure_word, value=value
         )
 
-    def items(self, values: dict[str, int]) -> list[Item]:
+    def items(self, values: Mapping[str, int | None]) -> list[Item]:
         return [self.item(key, values.get(key)) for key in self.keys]
 
     def submission(self, *, for_update: bool = False) -> Submission | None:
@@ -234,6 +302,98 @@ class _Ctx:
         ).first()
         return value
 
+    def _rules(self, key: str) -> dict[str, Any]:
+        return self.indicators[key].rules or {}
+
+    def bounds(self, key: str) -> Bounds:
+        rules = self._rules(key)
+        return Bounds(minimum=rules.get("min", 0), maximum=rules.get("max"))
+
+    def optional(self, key: str) -> bool:
+        return not self._rules(key).get("required", True)
+
+    def policy(self, key: str) -> OutlierPolicy:
+        given = self._rules(key).get("outliers") or {}
+        return OutlierPolicy(
+            factor=float(given.get("factor", 3.0)),
+            floor=int(given.get("floor", 10)),
+            history=int(given.get("history", 6)),
+        )
+
+    def vocabulary(self) -> list[Vocabulary]:
+        return [
+            Vocabulary(
+                key=key,
+                label=self.indicators[key].label,
+                measure_word=self.indicators[key].measure_word,
+                aliases=tuple(self._rules(key).get("aliases", [])),
+            )
+            for key in self.keys
+        ]
+
+    @functools.cached_property
+    def cross_rules(self) -> list[CrossRule]:
+        rules = []
+        for text in self.form.rules or []:
+            try:
+                rules.append(parse_rule(text, self.keys))
+            except ValueError:  # checked at start-up; a rule naming a key the round lacks
+                logger.warning(
+                    "form %s: rule %r does not apply to round %s",
+                    self.form.key,
+                    text,
+                    self.info.round_id,
+                )
+        return rules
+
+    def broken(self, draft: dict[str, int | None]) -> list[BrokenRule]:
+        labels = {key: self.indicators[key].label for key in self.keys}
+        return [
+            BrokenRule(
+                shown=rule.shown(labels),
+                items=[self.item(key, draft.get(key)) for key in dict.fromkeys(rule.keys)],
+            )
+            for rule in broken_rules(self.cross_rules, draft)
+        ]
+
+    def history(self, key: str, limit: int) -> list[int]:
+        """The unit's values for ``key`` in its latest earlier periods, the latest first."""
+        rows = self.session.exec(
+            select(Value.value)
+            .join(Submission, col(Value.submission_id) == col(Submission.id))
+            .join(Round, col(Submission.round_id) == col(Round.id))
+            .where(
+                Round.form_id == self.form.id,
+                Round.office_id == self.office.id,
+                Submission.unit_id == self.unit.id,
+                Value.indicator_key == key,
+                col(Round.period) < self.info.period.code,
+            )
+            .order_by(col(Round.period).desc())
+            .limit(limit)
+        ).all()
+        return list(rows)
+
+    def unusual(self, key: str, value: int) -> OutlierQuestion | None:
+        policy = self.policy(key)
+        found = outlier(value, self.history(key, policy.history), policy)
+        if found is None:
+            return None
+        previous = self.previous_value(key)
+        return OutlierQuestion(
+            info=self.info,
+            item=self.item(key, value),
+            median=found.median,
+            previous_value=previous,
+            change_percent=change_percent(value, previous),
+        )
+
+    def stored_values(self) -> dict[str, int]:
+        submission = self.submission()
+        if submission is None:
+            return {}
+        return submission_values(self.session, submission_id=submission.id or 0)
+
     def question(self, state: ConversationState) -> Question:
         key = state.indicator_key or self.keys[0]
         indicator = self.indicators[key]
@@ -244,11 +404,15 @@ class _Ctx:
             position=self.keys.index(key) + 1,
             total=len(self.keys),
             previous_value=self.previous_value(key),
+            optional=self.optional(key) and key not in self.stored_values(),
         )
 
     def review(self, state: ConversationState) -> Review:
         return Review(
-            info=self.info, items=self.items(state.draft), changing_submitted=state.base_version > 0
+            info=self.info,
+            items=self.items(state.draft),
+            changing_submitted=state.base_version > 0,
+            broken=self.broken(state.draft),
         )
 
     def contact_name(self, contact_id: int | None) -> str:
@@ -272,6 +436,13 @@ def _current_screen(ctx: _Ctx, state: ConversationState) -> Screen:
         return ctx.question(state)
     if state.step == ConversationStep.CONFIRM_OVERWRITE:
         return _confirm_overwrite_screen(ctx, state)
+    if state.step == ConversationStep.CONFIRM_FIGURES:
+        return _figures_screen(ctx, state)
+    if state.step == ConversationStep.OUTLIER and state.indicator_key is not None:
+        value = state.draft.get(state.indicator_key)
+        question = ctx.unusual(state.indicator_key, value) if value is not None else None
+        if question is not None:
+            return question
     return ctx.review(state)
 
 
@@ -410,7 +581,7 @@ def _begin_change(ctx: _Ctx, submission: Submission, now: datetime) -> Review:
         contact_id=ctx.contact.id or 0,
         round_id=ctx.info.round_id,
         step=ConversationStep.REVIEW,
-        draft=submission_values(ctx.session, submission_id=submission.id or 0),
+        draft=dict(submission_values(ctx.session, submission_id=submission.id or 0)),
         base_version=submission.version,
     )
     _save(ctx.session, state, now)
@@ -420,22 +591,35 @@ def _begin_change(ctx: _Ctx, submission: Submission, now: datetime) -> Review:
 def answer_text(
     session: Session, *, contact: Contact, text: str, now: datetime | None = None
 ) -> list[Screen]:
-    """A text message from the reporter: the answer to the current question, if any."""
+    """A text message from the reporter: an answer, figures in words, an explanation."""
     now = now or utcnow()
     if not _reporter(session, contact):
         return [Notice(NoticeKind.NOT_A_REPORTER)]
     state = _state(session, contact)
     if state is None:
-        return [Notice(NoticeKind.NOTHING_IN_PROGRESS)]
+        return _figures_without_conversation(session, contact, text, now)
     round_ = session.get(Round, state.round_id)
     assert round_ is not None
     ctx = _Ctx(session, contact, round_)
     refusal = _refuse_if_shut(ctx, state, now)
     if refusal is not None:
         return [refusal]
+    if state.step == ConversationStep.OUTLIER:
+        return _answer_outlier(ctx, state, text, now)
+    reading = read_figures(text, ctx.vocabulary())
+    key = state.indicator_key or ctx.keys[0]
+    if state.step in (
+        ConversationStep.ASK,
+        ConversationStep.REVIEW,
+        ConversationStep.CONFIRM_FIGURES,
+    ):
+        plain_answer = state.step == ConversationStep.ASK and (
+            not reading.named_any or _only_about(reading, key)
+        )
+        if not plain_answer and reading.named_any:
+            return _read_back(ctx, state, reading, now)
     if state.step != ConversationStep.ASK:
         return [Notice(NoticeKind.USE_BUTTONS), _current_screen(ctx, state)]
-    key = state.indicator_key or ctx.keys[0]
     try:
         value = parse_count(text, ctx.indicators[key].measure_word)
     except CountRefused as refused:
@@ -455,22 +639,266 @@ def answer_text(
             ),
             ctx.question(state),
         ]
-    return [_record_answer(ctx, state, key, value, now)]
+    out_of_bounds = _bounds_notice(ctx, key, value)
+    if out_of_bounds is not None:
+        return [out_of_bounds, ctx.question(state)]
+    return _record_answer(ctx, state, key, value, now)
 
 
-def _record_answer(
-    ctx: _Ctx, state: ConversationState, key: str, value: int, now: datetime
-) -> Screen:
-    state.draft = {**state.draft, key: value}
+def _only_about(reading: Reading, key: str) -> bool:
+    """ "调解纠纷12宗" while 调解纠纷 is asked: a plain answer, no read-back needed."""
+    keys = {f.key for f in reading.figures} | {p.key for p in reading.problems}
+    return keys == {key} and len(reading.figures) + len(reading.problems) == 1
+
+
+def _bounds_notice(ctx: _Ctx, key: str, value: int) -> Notice | None:
+    bounds = ctx.bounds(key)
+    violation = bounds.violation(value)
+    if violation is None:
+        return None
+    bound = bounds.minimum if violation == "below" else bounds.maximum
+    return Notice(
+        NoticeKind.OUT_OF_BOUNDS,
+        item=ctx.item(key, value),
+        info=ctx.info,
+        extra={"violation": violation, "bound": str(bound)},
+    )
+
+
+def _figures_without_conversation(
+    session: Session, contact: Contact, text: str, now: datetime
+) -> list[Screen]:
+    """Figures typed outside a conversation ("更正 调解5宗"): into the open round, after a
+    read-back; a unit that already submitted gets them as a change, stored on confirming."""
+    round_ = _pick_round(session, contact, None)
+    if round_ is None:
+        return [Notice(NoticeKind.NOTHING_IN_PROGRESS)]
+    ctx = _Ctx(session, contact, round_)
+    reading = read_figures(text, ctx.vocabulary())
+    if not reading.named_any:
+        return [Notice(NoticeKind.NOTHING_IN_PROGRESS)]
+    refusal = _refuse_if_shut(ctx, None, now)
+    if refusal is not None:
+        return [refusal]
+    submission = ctx.submission()
+    state = ConversationState(
+        contact_id=contact.id or 0,
+        round_id=ctx.info.round_id,
+        step=ConversationStep.REVIEW if submission else ConversationStep.ASK,
+        indicator_key=None if submission else ctx.keys[0],
+        draft=dict(ctx.stored_values()) if submission else {},
+        base_version=submission.version if submission else 0,
+    )
+    screens = _read_back(ctx, state, reading, now, created=True, submit_after=bool(submission))
+    if state.step != ConversationStep.CONFIRM_FIGURES:  # nothing readable: keep no state
+        if session.get(ConversationState, state.contact_id) is not None:
+            session.delete(state)
+        return screens[:1]
+    return screens
+
+
+def _read_back(
+    ctx: _Ctx,
+    state: ConversationState,
+    reading: Reading,
+    now: datetime,
+    *,
+    created: bool = False,
+    submit_after: bool = False,
+) -> list[Screen]:
+    """Show what was read; store nothing until [确认]."""
+    stored = ctx.stored_values()
+    values: dict[str, int] = {}
+    problems: list[Unreadable] = []
+    for figure in reading.figures:
+        bounds = ctx.bounds(figure.key)
+        violation = bounds.violation(figure.value)
+        if violation is not None:
+            indicator = ctx.indicators[figure.key]
+            problems.append(
+                Unreadable(
+                    ProblemKind.OUT_OF_BOUNDS,
+                    figure.text,
+                    label=indicator.label,
+                    measure_word=indicator.measure_word,
+                    reason=violation,
+                    bound=bounds.minimum if violation == "below" else bounds.maximum,
+                )
+            )
+        else:
+            values[figure.key] = figure.value
+    for problem in reading.problems:
+        named = ctx.indicators.get(problem.key or "")
+        problems.append(
+            Unreadable(
+                problem.kind,
+                problem.text,
+                label=named.label if named else None,
+                measure_word=named.measure_word if named else None,
+                reason=problem.reason,
+                suggestion=problem.suggestion,
+            )
+        )
+    if not values:  # nothing to confirm: say what could not be read, change nothing
+        screen = FiguresReadBack(ctx.info, [], problems, correction=bool(stored))
+        if created:
+            return [screen]
+        return [screen, _current_screen(ctx, state)]
+    pending = dict(state.pending or {})
+    if state.step != ConversationStep.CONFIRM_FIGURES:
+        pending["back"] = {
+            "step": str(state.step),
+            "key": state.indicator_key,
+            "back_to_review": state.back_to_review,
+        }
+    pending.update({"read": values, "created": created or pending.get("created", False)})
+    if reading.reason:
+        pending["reason"] = reading.reason[:NOTE_LIMIT]
+    if submit_after:
+        pending["submit_after"] = True
+    state.pending = pending
+    state.step = ConversationStep.CONFIRM_FIGURES
+    _save(ctx.session, state, now)
+    return [_figures_screen(ctx, state, problems)]
+
+
+def _figures_screen(
+    ctx: _Ctx, state: ConversationState, problems: list[Unreadable] | None = None
+) -> FiguresReadBack:
+    pending = state.pending or {}
+    stored = ctx.stored_values()
+    read: dict[str, int] = pending.get("read", {})
+    changes = [
+        (ctx.item(key, read[key]), state.draft.get(key, stored.get(key)))
+        for key in ctx.keys
+        if key in read
+    ]
+    return FiguresReadBack(
+        ctx.info, changes, problems or [], correction=bool(pending.get("submit_after"))
+    )
+
+
+def _confirm_figures(ctx: _Ctx, state: ConversationState, now: datetime) -> list[Screen]:
+    pending = dict(state.pending or {})
+    read: dict[str, int] = pending.pop("read", {})
+    back = pending.pop("back", {})
+    state.step = ConversationStep(back.get("step", ConversationStep.ASK))
+    state.indicator_key = back.get("key")
+    state.back_to_review = bool(back.get("back_to_review", False))
+    state.draft = {**state.draft, **read}
+    via = dict(pending.get("via", {}))
+    via.update(dict.fromkeys(read, "text"))
+    pending["via"] = via
+    pending["outliers"] = list(pending.get("outliers", [])) + [
+        key for key in ctx.keys if key in read and ctx.unusual(key, read[key]) is not None
+    ]
+    state.pending = pending
+    return _advance(ctx, state, now)
+
+
+def _discard_figures(ctx: _Ctx, state: ConversationState, now: datetime) -> list[Screen]:
+    pending = dict(state.pending or {})
+    if pending.get("created"):
+        ctx.session.delete(state)
+        return [Notice(NoticeKind.CANCELLED, info=ctx.info)]
+    pending.pop("read", None)
+    back = pending.pop("back", {})
+    state.step = ConversationStep(back.get("step", ConversationStep.ASK))
+    state.indicator_key = back.get("key")
+    state.back_to_review = bool(back.get("back_to_review", False))
+    state.pending = pending
+    _save(ctx.session, state, now)
+    return [Notice(NoticeKind.CANCELLED, info=ctx.info), _current_screen(ctx, state)]
+
+
+def _advance(ctx: _Ctx, state: ConversationState, now: datetime) -> list[Screen]:
+    """The next step after values entered the draft: question unusual figures first, then
+    ask what is missing, then review (or store, for a change confirmed by read-back)."""
+    pending = dict(state.pending or {})
+    queue = [key for key in pending.get("outliers", []) if key in state.draft]
+    while queue:
+        value = state.draft.get(queue[0])
+        question = ctx.unusual(queue[0], value) if value is not None else None
+        if question is not None:
+            pending["outliers"] = queue
+            state.pending = pending
+            state.step = ConversationStep.OUTLIER
+            state.indicator_key = queue[0]
+            _save(ctx.session, state, now)
+            return [question]
+        queue.pop(0)
+    pending["outliers"] = []
+    state.pending = pending
     remaining = [k for k in ctx.keys if k not in state.draft]
+    if pending.pop("submit_after", False) and not remaining:
+        state.pending = pending
+        state.step = ConversationStep.REVIEW
+        state.indicator_key = None
+        return _submit(ctx, state, now)
     if state.back_to_review or not remaining:
         state.step = ConversationStep.REVIEW
         state.indicator_key = None
         state.back_to_review = False
     else:
+        state.step = ConversationStep.ASK
         state.indicator_key = remaining[0]
     _save(ctx.session, state, now)
-    return _current_screen(ctx, state)
+    return [_current_screen(ctx, state)]
+
+
+def _answer_outlier(ctx: _Ctx, state: ConversationState, text: str, now: datetime) -> list[Screen]:
+    """While an unusual figure is questioned: a number replaces it, other text explains it."""
+    key = state.indicator_key or ctx.keys[0]
+    try:
+        value = parse_count(text, ctx.indicators[key].measure_word)
+    except CountRefused as refused:
+        if refused.reason is not RefusalReason.NOT_A_NUMBER:
+            return [
+                Notice(
+                    NoticeKind.BAD_NUMBER,
+                    reason=refused.reason,
+                    item=ctx.item(key, None),
+                    info=ctx.info,
+                ),
+                _current_screen(ctx, state),
+            ]
+        note = text.strip()[:NOTE_LIMIT]
+        state.notes = {**(state.notes or {}), key: note}
+        return [Notice(NoticeKind.NOTE_SAVED, item=ctx.item(key, state.draft.get(key)))] + (
+            _pop_outlier(ctx, state, now)
+        )
+    out_of_bounds = _bounds_notice(ctx, key, value)
+    if out_of_bounds is not None:
+        return [out_of_bounds, _current_screen(ctx, state)]
+    state.draft = {**state.draft, key: value}
+    notes = dict(state.notes or {})
+    notes.pop(key, None)  # an explanation was for the other figure
+    state.notes = notes
+    return _advance(ctx, state, now)
+
+
+def _pop_outlier(ctx: _Ctx, state: ConversationState, now: datetime) -> list[Screen]:
+    pending = dict(state.pending or {})
+    queue = list(pending.get("outliers", []))
+    if queue:
+        queue.pop(0)
+    pending["outliers"] = queue
+    state.pending = pending
+    return _advance(ctx, state, now)
+
+
+def _record_answer(
+    ctx: _Ctx, state: ConversationState, key: str, value: int | None, now: datetime
+) -> list[Screen]:
+    state.draft = {**state.draft, key: value}
+    pending = dict(state.pending or {})
+    via = dict(pending.get("via", {}))
+    via.pop(key, None)
+    pending["via"] = via
+    if value is not None and ctx.unusual(key, value) is not None:
+        pending["outliers"] = [key] + [k for k in pending.get("outliers", []) if k != key]
+    state.pending = pending
+    return _advance(ctx, state, now)
 
 
 def press(
@@ -513,14 +941,39 @@ def press(
         value = 0 if action is Action.ZERO else ctx.previous_value(key)
         if value is None:
             return [Notice(NoticeKind.STALE_BUTTON), _current_screen(ctx, state)]
-        return [_record_answer(ctx, state, key, value, now)]
+        return _record_answer(ctx, state, key, value, now)
+    if action is Action.SKIP:
+        if (
+            state.step != ConversationStep.ASK
+            or key is None
+            or key != state.indicator_key
+            or not ctx.optional(key)
+            or key in ctx.stored_values()
+        ):
+            return [Notice(NoticeKind.STALE_BUTTON), _current_screen(ctx, state)]
+        return _record_answer(ctx, state, key, None, now)
+    if action is Action.CONFIRM:
+        if state.step != ConversationStep.CONFIRM_FIGURES:
+            return [Notice(NoticeKind.STALE_BUTTON), _current_screen(ctx, state)]
+        return _confirm_figures(ctx, state, now)
+    if action is Action.DISCARD:
+        if state.step != ConversationStep.CONFIRM_FIGURES:
+            return [Notice(NoticeKind.STALE_BUTTON), _current_screen(ctx, state)]
+        return _discard_figures(ctx, state, now)
+    if action is Action.KEEP:
+        if state.step != ConversationStep.OUTLIER or key != state.indicator_key:
+            return [Notice(NoticeKind.STALE_BUTTON), _current_screen(ctx, state)]
+        return _pop_outlier(ctx, state, now)
     if action is Action.ACCEPT:
         position, _, figure = (key or "").partition("=")
         current = ctx.keys.index(state.indicator_key) + 1 if state.indicator_key else 0
         if state.step != ConversationStep.ASK or position != str(current) or not figure.isdigit():
             return [Notice(NoticeKind.STALE_BUTTON), _current_screen(ctx, state)]
         assert state.indicator_key is not None
-        return [_record_answer(ctx, state, state.indicator_key, int(figure), now)]
+        out_of_bounds = _bounds_notice(ctx, state.indicator_key, int(figure))
+        if out_of_bounds is not None:
+            return [out_of_bounds, ctx.question(state)]
+        return _record_answer(ctx, state, state.indicator_key, int(figure), now)
     if action is Action.ALL_ZERO:
         if state.step != ConversationStep.ASK or state.draft:
             return [Notice(NoticeKind.STALE_BUTTON), _current_screen(ctx, state)]
@@ -582,6 +1035,12 @@ def _submit(ctx: _Ctx, state: ConversationState, now: datetime) -> list[Screen]:
         state.indicator_key = missing[0]
         _save(session, state, now)
         return [ctx.question(state)]
+    broken = ctx.broken(state.draft)
+    if broken:  # a rule across indicators is not kept: nothing is stored
+        state.step = ConversationStep.REVIEW
+        state.indicator_key = None
+        _save(session, state, now)
+        return [ctx.review(state)]
     submission = ctx.submission(for_update=True)
     window = ctx.window(now)
     current_version = submission.version if submission else 0
@@ -610,17 +1069,26 @@ def _submit(ctx: _Ctx, state: ConversationState, now: datetime) -> list[Screen]:
     }
     changes: list[tuple[Item, int | None]] = []
     actor = f"{ctx.contact.display_name} (tg:{ctx.contact.telegram_user_id})"
+    pending = state.pending or {}
+    via: dict[str, str] = pending.get("via", {})
+    notes = state.notes or {}
     for key in ctx.keys:
         new = state.draft[key]
         row = old_values.get(key)
         old = row.value if row else None
+        if new is None:  # skipped (optional): not reported; a stored value is never dropped
+            continue
         if old == new:
+            if row is not None and key in notes and row.note != notes[key]:
+                row.note = notes[key]
+                session.add(row)
             continue
         if row is None:
             row = Value(submission_id=submission.id or 0, indicator_key=key, value=new)
         row.value = new
         row.updated_at = now
         row.updated_by_contact_id = ctx.contact.id
+        row.note = notes.get(key)
         session.add(row)
         session.add(
             ValueRevision(
@@ -630,7 +1098,8 @@ def _submit(ctx: _Ctx, state: ConversationState, now: datetime) -> list[Screen]:
                 new_value=new,
                 contact_id=ctx.contact.id,
                 actor=actor,
-                via="chat",
+                via=via.get(key, "chat"),
+                reason=notes.get(key) or pending.get("reason"),
                 at=now,
             )
         )

@@ -74,7 +74,6 @@ def test_refuses_with_a_reason(text: str, measure_word: str, reason: RefusalReas
         ("大约30次", 30),
         ("190宗左右", 190),
         ("近百", 100),
-        ("十几", 10),
     ],
 )
 def test_approximate_answers_are_refused_with_the_stated_figure(text: str, suggestion: int) -> None:
@@ -82,3 +81,11 @@ def test_approximate_answers_are_refused_with_the_stated_figure(text: str, sugge
         parse_count(text, "宗" if "宗" in text else "次")
     assert refused.value.reason is RefusalReason.APPROXIMATE
     assert refused.value.suggestion == suggestion
+
+
+def test_a_vague_answer_offers_no_figure() -> None:
+    """ "十几" (ten-something) states no figure the bot could offer to record."""
+    with pytest.raises(CountRefused) as refused:
+        parse_count("十几宗", "宗")
+    assert refused.value.reason is RefusalReason.APPROXIMATE
+    assert refused.value.suggestion is None

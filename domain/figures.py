@@ -1,0 +1,312 @@
+"""Reading several figures from one message: "调解纠纷15宗，讲座3场，检查二十次".
+
+Each figure is matched to an indicator by its label or a declared alias (the longest name
+wins, so 调解成功 is not read as 调解), or — when no name is given — by a measure word only one
+indicator uses ("3场"). Whatever cannot be matched or read is returned as a problem naming the
+text, never guessed. The result is only ever shown back for confirmation; nothing here stores.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass, field, replace
+from enum import StrEnum
+
+from domain.numbers import COMMON_MEASURE_WORDS, CountRefused, RefusalReason, parse_count
+
+
+@dataclass(frozen=True)
+class Vocabulary:
+    """How one indicator may be named in a message."""
+
+    key: str
+    label: str
+    measure_word: str
+    aliases: tuple[str, ...] = ()
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return (self.label, *self.aliases)
+
+
+class ProblemKind(StrEnum):
+    UNKNOWN = "unknown"  # a number with nothing saying which indicator it is
+    NO_NUMBER = "no_number"  # an indicator named without a figure
+    REFUSED = "refused"  # a figure that is not an exact count (see ``reason``)
+    CONFLICT = "conflict"  # the same indicator given two different figures
+    OUT_OF_BOUNDS = "out_of_bounds"  # a count outside the indicator's min/max (set by callers)
+
+
+@dataclass(frozen=True)
+class Figure:
+    key: str
+    value: int
+    text: str  # the part of the message it was read from
+    named: bool = True  # False: matched by its measure word alone ("3场")
+
+
+@dataclass(frozen=True)
+class Problem:
+    kind: ProblemKind
+    text: str
+    key: str | None = None
+    reason: RefusalReason | None = None
+    suggestion: int | None = None
+    named: bool = True
+
+
+@dataclass(frozen=True)
+class Reading:
+    figures: list[Figure] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+    correction: bool = False  # "更正 …", "… 改为 5": the writer changes what was given
+    reason: str | None = None  # "原因：…" given with a correction
+
+    @property
+    def named_any(self) -> bool:
+        """Whether the message names an indicator at all (otherwise it is a plain answer)."""
+        return any(f.named for f in self.figures) or any(
+            p.key is not None and p.named for p in self.problems
+        )
+
+
+_CORRECTION_PREFIX = re.compile(r"^(?:更正|改正|修正|更改|修改)\s*[:：]?\s*")
+_CORRECTION_VERB = re.compile(r"(?:改为|改成|应为|更正为|修改为|更正成)")
+_REASON = re.compile(r"(?:原因|理由|说明)\s*[:：是为]?\s*(?P<reason>.+)$")
+_SEPARATORS = re.compile(r"[,;。!?\n]+|、")
+_GROUPED_THOUSANDS = re.compile(r"(?<=\d),(?=\d{3}(?!\d))")
+_FILLER_PREFIXES = (
+    "本月",
+    "本期",
+    "本季度",
+    "全年",
+    "共计",
+    "合计",
+    "累计",
+    "总共",
+    "一共",
+    "共",
+    "计",
+    "开展了",
+    "组织了",
+    "组织",
+    "办了",
+    "开了",
+    "做了",
+    "开展",
+    "举办了",
+    "举办",
+    "办理了",
+    "办理",
+    "接待了",
+    "接待",
+    "完成了",
+    "完成",
+    "发放了",
+    "发放",
+    "审查了",
+    "审查",
+    "进行了",
+    "进行",
+    "了",
+    "为",
+    "是",
+    "有",
+    "数",
+    "数量",
+    ":",
+    "=",
+)
+_FILLER_SUFFIXES = ("了", "整")
+# What looks like a number but is a date or an ordinal: "10月", "2026年", "第3次", "3号".
+_NOT_A_COUNT = re.compile(
+    r"^(?:\d{4}年(?:\d{1,2}月)?(?:份)?|\d{1,2}月(?:份)?|\d{1,2}[日号]|第[\d一二三四五六七八九十]+\S*)$"
+)
+_HAS_NUMBER = re.compile(r"[0-9零〇一二两三四五六七八九十百千万]")
+_DIGIT = re.compile(r"[0-9]")
+
+
+_MARKUP = re.compile(r"</?[a-zA-Z][^<>]{0,30}>|[*_~`]")
+_LEADING_COUNT = re.compile(r"^\s*(?:[-+]?\d[\d.]*|[零〇一二两三四五六七八九十百千万亿]+)\s*")
+
+
+def _normalise(text: str) -> str:
+    text = unicodedata.normalize("NFKC", text)
+    text = _MARKUP.sub("", text)  # <b>调解</b>5宗, **讲座** 3场: read the words, not the markup
+    text = "".join(ch for ch in text if unicodedata.category(ch)[0] != "C" or ch == "\n")
+    return _GROUPED_THOUSANDS.sub("", text).strip()
+
+
+def _strip_fillers(text: str) -> str:
+    text = text.strip()
+    changed = True
+    while changed:
+        changed = False
+        for prefix in _FILLER_PREFIXES:
+            if text.startswith(prefix) and len(text) > len(prefix):
+                text = text[len(prefix) :].strip()
+                changed = True
+        for suffix in _FILLER_SUFFIXES:
+            if text.endswith(suffix) and len(text) > len(suffix):
+                text = text[: -len(suffix)].strip()
+                changed = True
+    text = _CORRECTION_VERB.sub("", text).strip()
+    return text
+
+
+def _name_spans(piece: str, vocabulary: list[Vocabulary]) -> list[tuple[int, int, Vocabulary]]:
+    """Non-overlapping occurrences of indicator names, longest names first."""
+    names = sorted(
+        ((name, entry) for entry in vocabulary for name in entry.names),
+        key=lambda pair: len(pair[0]),
+        reverse=True,
+    )
+    taken = [False] * len(piece)
+    spans: list[tuple[int, int, Vocabulary]] = []
+    for name, entry in names:
+        start = piece.find(name)
+        while start != -1:
+            end = start + len(name)
+            if not any(taken[start:end]):
+                spans.append((start, end, entry))
+                for i in range(start, end):
+                    taken[i] = True
+            start = piece.find(name, end)
+    return sorted(spans, key=lambda span: span[0])
+
+
+def _looks_like_count(text: str) -> bool:
+    return bool(_HAS_NUMBER.search(text)) and not _NOT_A_COUNT.match(text)
+
+
+def _read_count(text: str, entry: Vocabulary) -> Figure | Problem:
+    quantity = _strip_fillers(text)
+    if not quantity:
+        return Problem(ProblemKind.NO_NUMBER, entry.label, key=entry.key)
+    try:
+        return Figure(entry.key, parse_count(quantity, entry.measure_word), quantity)
+    except CountRefused as refused:
+        return Problem(
+            ProblemKind.REFUSED,
+            quantity,
+            key=entry.key,
+            reason=refused.reason,
+            suggestion=refused.suggestion,
+        )
+
+
+def _split_region(region: str, vocabulary: list[Vocabulary]) -> tuple[str, str]:
+    """The figure after a name, and what follows it ("讲座3场 电话138…", "5宗其中成功4宗")."""
+    words = {e.measure_word for e in vocabulary} | set(COMMON_MEASURE_WORDS)
+    tokens = region.split()
+    if len(tokens) <= 1:
+        return _split_glued(region, words)
+    head = [tokens.pop(0)]
+    while tokens and (tokens[0] in words or not _HAS_NUMBER.search("".join(head))):
+        head.append(tokens.pop(0))  # "15 宗", "为 15"
+    return "".join(head), " ".join(tokens)
+
+
+def _split_glued(region: str, words: set[str]) -> tuple[str, str]:
+    """ "5宗其中成功4宗" → ("5宗", "其中成功4宗"); a region that reads whole stays whole."""
+    quantity = _strip_fillers(region)
+    try:
+        parse_count(quantity)
+        return region, ""
+    except CountRefused as refused:
+        if refused.reason is not RefusalReason.NOT_A_NUMBER:
+            return region, ""
+    head = _LEADING_COUNT.match(quantity)
+    if head is None or head.end() == len(quantity):
+        return region, ""
+    rest = quantity[head.end() :]
+    for word in sorted(words, key=len, reverse=True):
+        if rest.startswith(word):
+            return quantity[: head.end()] + word, rest[len(word) :].strip()
+    return quantity[: head.end()], rest.strip()
+
+
+def _by_measure_word(text: str, vocabulary: list[Vocabulary]) -> Figure | Problem | None:
+    """A bare figure ("3场"): matched only when exactly one indicator uses that measure word."""
+    quantity = _strip_fillers(text)
+    if not quantity or not _looks_like_count(quantity):
+        return None
+    for word in sorted({e.measure_word for e in vocabulary}, key=len, reverse=True):
+        if quantity.endswith(word) and len(quantity) > len(word):
+            users = [e for e in vocabulary if e.measure_word == word]
+            bare = _LEADING_COUNT.match(quantity[: -len(word)])
+            if len(users) == 1 and bare and bare.end() == len(quantity) - len(word):
+                return replace(_read_count(quantity, users[0]), named=False)
+            break
+    return Problem(ProblemKind.UNKNOWN, quantity)
+
+
+def _take(read: Figure | Problem, figures: list[Figure], problems: list[Problem]) -> None:
+    if isinstance(read, Figure):
+        figures.append(read)
+    else:
+        problems.append(read)
+
+
+def read_figures(text: str, vocabulary: list[Vocabulary]) -> Reading:
+    """Every figure the message gives, and every part of it that could not be taken."""
+    normalised = _normalise(text)
+    correction = False
+    reason: str | None = None
+    prefix = _CORRECTION_PREFIX.match(normalised)
+    if prefix:
+        correction = True
+        normalised = normalised[prefix.end() :]
+    if _CORRECTION_VERB.search(normalised):
+        correction = True
+    found = _REASON.search(normalised)
+    if found:
+        reason = found.group("reason").strip(" ,;。") or None
+        normalised = normalised[: found.start()]
+
+    figures: list[Figure] = []
+    problems: list[Problem] = []
+    for piece in _SEPARATORS.split(normalised.replace("，", ",").replace("；", ";")):
+        piece = piece.strip()
+        if not piece:
+            continue
+        spans = _name_spans(piece, vocabulary)
+        if not spans:
+            matched = _by_measure_word(piece, vocabulary)
+            if matched is not None:
+                _take(matched, figures, problems)
+            continue
+        lead = _strip_fillers(piece[: spans[0][0]])
+        lead_is_count = bool(lead) and _looks_like_count(lead) and not _NOT_A_COUNT.match(lead)
+        for index, (_, end, entry) in enumerate(spans):
+            stop = spans[index + 1][0] if index + 1 < len(spans) else len(piece)
+            region = piece[end:stop]
+            if index == 0 and lead_is_count and not _strip_fillers(region):
+                _take(_read_count(lead, entry), figures, problems)  # "3份合同": count first
+                lead_is_count = False
+                continue
+            if index == 0 and lead_is_count:
+                problems.append(Problem(ProblemKind.UNKNOWN, lead))
+                lead_is_count = False
+            quantity, leftover = _split_region(region, vocabulary)
+            read = _read_count(quantity, entry)
+            _take(read, figures, problems)
+            if leftover:
+                rest = _by_measure_word(leftover, vocabulary)
+                if rest is None and _DIGIT.search(leftover):
+                    rest = Problem(ProblemKind.UNKNOWN, leftover)
+                if rest is not None:
+                    _take(rest, figures, problems)
+
+    unique: dict[str, Figure] = {}
+    for figure in figures:
+        earlier = unique.get(figure.key)
+        if earlier is not None and earlier.value != figure.value:
+            problems.append(
+                Problem(ProblemKind.CONFLICT, f"{earlier.text} / {figure.text}", key=figure.key)
+            )
+        unique.setdefault(figure.key, figure)
+    conflicted = {p.key for p in problems if p.kind is ProblemKind.CONFLICT}
+    kept = [f for f in unique.values() if f.key not in conflicted]
+    return Reading(figures=kept, problems=problems, correction=correction, reason=reason)

@@ -1,0 +1,53 @@
+"""indicator rules, explanations and pending confirmations
+
+Revision ID: 0004
+Revises: 0003
+Create Date: 2026-11-28
+
+Indicators keep their aliases, bounds and outlier policy; forms their cross-indicator rules;
+a value the explanation given for it; the conversation what waits for confirmation.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+import sqlmodel
+
+from alembic import op
+
+revision: str = "0004"
+down_revision: str | None = "0003"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    with op.batch_alter_table("indicator", schema=None) as batch_op:
+        batch_op.add_column(
+            sa.Column("rules", sa.JSON(), nullable=False, server_default=sa.text("'{}'"))
+        )
+    with op.batch_alter_table("form", schema=None) as batch_op:
+        batch_op.add_column(
+            sa.Column("rules", sa.JSON(), nullable=False, server_default=sa.text("'[]'"))
+        )
+    with op.batch_alter_table("value", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("note", sqlmodel.sql.sqltypes.AutoString(), nullable=True))
+    with op.batch_alter_table("conversation_state", schema=None) as batch_op:
+        batch_op.add_column(
+            sa.Column("notes", sa.JSON(), nullable=False, server_default=sa.text("'{}'"))
+        )
+        batch_op.add_column(sa.Column("pending", sa.JSON(), nullable=True))
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("conversation_state", schema=None) as batch_op:
+        batch_op.drop_column("pending")
+        batch_op.drop_column("notes")
+    with op.batch_alter_table("value", schema=None) as batch_op:
+        batch_op.drop_column("note")
+    with op.batch_alter_table("form", schema=None) as batch_op:
+        batch_op.drop_column("rules")
+    with op.batch_alter_table("indicator", schema=None) as batch_op:
+        batch_op.drop_column("rules")
