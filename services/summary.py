@@ -167,6 +167,7 @@ def load_summary_input(
             col(Value.value),
             type_coerce(col(Value.updated_at), String),  # parsed below, all at once
             col(Value.updated_by_contact_id),
+            col(Value.note),
         )
         .select_from(Value)
         .join(Submission, col(Value.submission_id) == col(Submission.id))
@@ -175,11 +176,10 @@ def load_summary_input(
     )
     values = pd.DataFrame(
         value_rows,
-        columns=["unit_id", "period", "indicator_key", "value", "updated_at", "contact_id"],
+        columns=["unit_id", "period", "indicator_key", "value", "updated_at", "contact_id", "note"],
     )
     values["updated_at"] = pd.to_datetime(values["updated_at"], utc=True, format="ISO8601")
     values["updated_by"] = values["contact_id"].map(names).fillna("?")
-    values["note"] = None
     revision_rows = session.exec(
         select(ValueRevision, Submission.unit_id, Round.period)
         .join(Submission, col(ValueRevision.submission_id) == col(Submission.id))
