@@ -94,6 +94,12 @@ class SimulatedUser:
         await self._wait_handled(await self.server.send_sticker(self.user_id))
         return self.server.messages(self.user_id)[since:]
 
+    async def send_message_fields(self, fields: dict[str, Any]) -> list[SentMessage]:
+        """A message of any other kind: a voice note, a location, a contact…"""
+        since = self.server.message_count(self.user_id)
+        await self._wait_handled(await self.server.send_update(self.user_id, "message", fields))
+        return self.server.messages(self.user_id)[since:]
+
     def _newest_with_button(self, label: str) -> SentMessage:
         for message in reversed(self.chat):
             labels = [text for text, data in message.buttons if data is not None]

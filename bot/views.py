@@ -7,7 +7,7 @@ value filled in goes through :func:`bot.i18n.fmt`, which escapes it.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -216,7 +216,9 @@ def help_text(role: Role, language: str) -> Outgoing:
                 "I collect your unit's figures for the street office.\n"
                 "/report — fill in or change this period's figures\n"
                 "/lang — switch language (中文 / English)\n"
-                "When I ask a question, just reply with the number, e.g. 15."
+                "When I ask a question, just reply with the number, e.g. 15.\n"
+                "Several figures at once also work: 调解纠纷15宗，讲座3场.\n"
+                "Found a mistake after submitting? Send e.g. 更正 调解纠纷5宗."
             )
         )
     return Outgoing(
@@ -505,8 +507,16 @@ def _confirm_overwrite(screen: ConfirmOverwrite, language: str) -> Outgoing:
     )
 
 
+ECHO_LIMIT = 40  # characters of the user's own text quoted back
+
+
+def _clip(text: str) -> str:
+    return text if len(text) <= ECHO_LIMIT else text[: ECHO_LIMIT - 1] + "…"
+
+
 def _unreadable(problem: Unreadable, language: str) -> str:
     _ = translator(language)
+    problem = replace(problem, text=_clip(problem.text))
     if problem.kind is ProblemKind.UNKNOWN:
         return fmt(_("“{text}”: which item is this? Please write its name."), text=problem.text)
     if problem.kind is ProblemKind.NO_NUMBER:
