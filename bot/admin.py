@@ -13,12 +13,19 @@ from telegram.ext import AIORateLimiter, ExtBot
 from telegram.helpers import create_deep_linked_url
 
 from bot.config import FigbotConfig
-from bot.views import RENDERERS, render_prompt
+from bot.views import RENDERERS, correction_notice, render_prompt
 from domain.periods import Period
 from models.crud import get_form, get_office, get_unit
 from models.db import write_session
 from models.tables import Office, Role, SchedulerLease
 from scheduler.outbox import FlushResult, flush_outbox
+from services.corrections import (
+    Correction,
+    CorrectionRefusal,
+    CorrectionRefused,
+    correct_value,
+    notify_correction,
+)
 from services.lease import SCHEDULER_LEASE
 from services.onboarding import create_invite
 from services.rounds import OpenedRound, open_round
@@ -163,3 +170,57 @@ async def deliver(config: FigbotConfig, engine: Engine) -> FlushResult:
 
     async with bot:
         return await flush_outbox(bot, engine, renderers=RENDERERS, attachments=attachments)
+
+
+_CORRECTION_REFUSALS = {
+    CorrectionRefusal.UNKNOWN_UNIT: "unknown unit {detail!r} (a code or name of the office)",
+    CorrectionRefusal.UNKNOWN_INDICATOR: "no open or locked round asks for {detail!r}",
+    CorrectionRefusal.NO_ROUND: "no round found {detail}",
+    CorrectionRefusal.BAD_VALUE: "{detail!r} is not a whole count",
+    CorrectionRefusal.OUT_OF_BOUNDS: "the value is out of the indicator's bounds ({detail})",
+    CorrectionRefusal.NO_REASON: "a reason is required (--reason)",
+    CorrectionRefusal.UNCHANGED: "the value is already {detail}; nothing changed",
+}
+
+
+def set_value(
+    engine: Engine,
+    *,
+    office_code: str | None,
+    unit: str,
+    indicator: str,
+    value: str,
+    reason: str,
+    actor: str,
+    now: datetime,
+    period: str | None = None,
+    form_key: str | None = None,
+) -> Correction:
+    """``figbot set-value``: one audited correction; the unit's reporters are told."""
+    with write_session(engine) as session:
+        offices = list(session.exec(select(Office).where(Office.active == True)).all())  # noqa: E712
+        if office_code is not None:
+            offices = [o for o in offices if o.code == office_code]
+        if not offices:
+            raise AdminError(f"unknown office {office_code!r}")
+        try:
+            correction = correct_value(
+                session,
+                office_id=offices[0].id or 0,
+                unit_text=unit,
+                indicator_text=indicator,
+                value_text=value,
+                reason=reason,
+                actor=actor,
+                contact_id=None,
+                via="cli",
+                now=now,
+                period=period,
+                form_key=form_key,
+            )
+        except CorrectionRefused as refused:
+            raise AdminError(
+                _CORRECTION_REFUSALS[refused.reason].format(detail=refused.detail)
+            ) from None
+        notify_correction(session, correction=correction, now=now, render=correction_notice)
+        return correction

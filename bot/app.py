@@ -26,7 +26,16 @@ from bot.config import FigbotConfig
 from bot.i18n import translator
 from bot.logsetup import quiet_http_loggers
 from bot.runtime import RUNTIME_KEY, SCHEDULER_KEY, Runtime
-from handlers import access, chasing, onboarding, reporting, settings, status, summaries
+from handlers import (
+    access,
+    chasing,
+    corrections,
+    onboarding,
+    reporting,
+    settings,
+    status,
+    summaries,
+)
 from handlers.common import Context, send
 from models.types import utcnow
 from scheduler.outbox import requeue_interrupted
@@ -102,6 +111,7 @@ def build_application(
                 *reporting.HANDLERS,  # /report, REPORT:* buttons, typed answers, non-text input
                 *status.HANDLERS,  # /status for coordinators
                 *chasing.HANDLERS,  # /remind, /reopen, /lock for coordinators
+                *corrections.HANDLERS,  # /correct <unit> <item> <number> <reason>, coordinators
                 *summaries.HANDLERS,  # /summary, /missing, /chart for coordinators
                 *settings.HANDLERS,  # /help, /lang
                 *settings.FALLBACK,  # any other /command

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import getpass
 import logging
 import sys
 from collections.abc import Sequence
@@ -19,6 +20,7 @@ from bot.admin import (
     new_invite,
     open_rounds,
     scheduler_holder,
+    set_value,
 )
 from bot.config import ConfigError, FigbotConfig, load_config
 from bot.logsetup import configure_logging
@@ -68,6 +70,33 @@ def cmd_invite(config: FigbotConfig, args: argparse.Namespace) -> int:
         f"# {link.role.value} invite for {link.target_name}; single use; "
         f"expires {link.expires_at:%Y-%m-%d %H:%M} UTC",
         file=sys.stderr,
+    )
+    return 0
+
+
+def cmd_set_value(config: FigbotConfig, args: argparse.Namespace) -> int:
+    actor = f"{args.by or getpass.getuser()} (cli)"
+    engine = prepare_database(config)
+    try:
+        done = set_value(
+            engine,
+            office_code=args.office or config.offices[0].code,
+            unit=args.unit,
+            indicator=args.indicator,
+            value=args.value,
+            reason=args.reason,
+            actor=actor,
+            now=utcnow(),
+            period=args.period,
+            form_key=args.form,
+        )
+    finally:
+        engine.dispose()
+    old = "—" if done.old is None else done.old
+    print(
+        f"{done.unit_name} {done.form_name} {done.period.code} {done.label}: "
+        f"{old} → {done.new} {done.measure_word} (revision {done.revision_id}, by {actor}); "
+        f"{len(done.reporters)} reporter(s) will be told"
     )
     return 0
 
@@ -266,6 +295,19 @@ def _parser() -> argparse.ArgumentParser:
     report.add_argument("--office", help="office code (default: the first in the config)")
     report.add_argument("--out", help="write to this .txt file instead of printing")
     report.set_defaults(func=cmd_report)
+
+    set_value = sub.add_parser(
+        "set-value", help="correct one unit's value (audited; the unit's reporters are told)"
+    )
+    set_value.add_argument("--unit", required=True, help="unit code or name")
+    set_value.add_argument("--indicator", required=True, help="indicator key, label or alias")
+    set_value.add_argument("--value", required=True, help="the right count, e.g. 6")
+    set_value.add_argument("--reason", required=True, help="why it changes (kept in the history)")
+    set_value.add_argument("--period", help="e.g. 2026-10 (default: the latest round)")
+    set_value.add_argument("--form", help="form key (default: the one asking for the indicator)")
+    set_value.add_argument("--office", help="office code (default: the first in the config)")
+    set_value.add_argument("--by", help="who corrects (default: the system user)")
+    set_value.set_defaults(func=cmd_set_value)
 
     schedule = sub.add_parser("schedule", help="print the coming scheduled events")
     schedule.add_argument("--periods", type=int, default=3, help="rounds per form (default 3)")

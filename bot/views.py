@@ -30,6 +30,7 @@ from services.chasing import (
     Reopened,
     RoundRef,
 )
+from services.corrections import Correction, CorrectionRefusal, CorrectionRefused
 from services.onboarding import Binding, InviteRefusal
 from services.overrides import OverrideDone, OverrideRefusal, OverrideRefused
 from services.reporting import (
@@ -232,6 +233,7 @@ def help_text(role: Role, language: str) -> Outgoing:
             "/remind — chase the units that have not reported (/remind 金海社区: one unit)\n"
             "/reopen 金海社区 — let a unit change its figures after the lock; /lock 金海社区 — "
             "lock it again\n"
+            "/correct 金海社区 调解纠纷 6 电话核实 — correct one unit's figure (with the reason)\n"
             "/lang — switch language (中文 / English)"
         )
     )
@@ -271,6 +273,7 @@ def bot_commands(language: str) -> list[tuple[str, str]]:
         ("summary", _("Summary table (coordinators)")),
         ("missing", _("Units not reported yet (coordinators)")),
         ("chart", _("Chart of an indicator (coordinators)")),
+        ("correct", _("Correct a unit's figure (coordinators)")),
         ("help", _("Help")),
         ("lang", _("Language / 语言")),
     ]
@@ -983,6 +986,67 @@ def override_usage(language: str) -> Outgoing:
     return Outgoing(
         _("Usage: /reopen <unit> [period] or /lock <unit> [period], e.g. /reopen 金海社区")
     )
+
+
+# ---------------------------------------------------------------- corrections
+def correction_usage(language: str) -> Outgoing:
+    _ = translator(language)
+    return Outgoing(
+        _(
+            "Usage: /correct <unit> <item> <number> [period] <reason>, "
+            "e.g. /correct 金海社区 调解纠纷 6 电话核实，漏报一宗"
+        )
+    )
+
+
+def correction_done(correction: Correction, language: str) -> Outgoing:
+    _ = translator(language)
+    return Outgoing(
+        fmt(
+            _(
+                "✅ Corrected {unit} · {period} · {label}: {old} → {new}.\n"
+                "Reason: {reason}. Kept in the change history; the unit's reporters are told."
+            ),
+            unit=correction.unit_name,
+            period=period_label(correction.period, language),
+            label=correction.label,
+            old=amount(correction.old, correction.measure_word, language),
+            new=amount(correction.new, correction.measure_word, language),
+            reason=correction.reason,
+        )
+    )
+
+
+def correction_notice(correction: Correction, language: str) -> str:
+    """What the unit's reporters are told (the outbox sends it)."""
+    _ = translator(language)
+    return fmt(
+        _(
+            "The street office ({actor}) changed {form} {period} {label}: {old} → {new}. "
+            "Reason: {reason}."
+        ),
+        actor=correction.actor.split(" (")[0],
+        form=correction.form_name,
+        period=period_label(correction.period, language),
+        label=correction.label,
+        old=amount(correction.old, correction.measure_word, language),
+        new=amount(correction.new, correction.measure_word, language),
+        reason=correction.reason,
+    )
+
+
+def correction_refused(refused: CorrectionRefused, language: str) -> Outgoing:
+    _ = translator(language)
+    texts = {
+        CorrectionRefusal.UNKNOWN_UNIT: _("No unit of your office is called “{detail}”."),
+        CorrectionRefusal.UNKNOWN_INDICATOR: _("No open or locked round asks for “{detail}”."),
+        CorrectionRefusal.NO_ROUND: _("There is no round to correct for that period."),
+        CorrectionRefusal.BAD_VALUE: _("“{detail}” is not a whole number."),
+        CorrectionRefusal.OUT_OF_BOUNDS: _("That number is outside the item's allowed range."),
+        CorrectionRefusal.NO_REASON: _("Please add the reason for the correction."),
+        CorrectionRefusal.UNCHANGED: _("The value is already {detail}; nothing changed."),
+    }
+    return Outgoing(fmt(texts[refused.reason], detail=refused.detail))
 
 
 # ---------------------------------------------------------------- summaries
