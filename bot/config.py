@@ -118,6 +118,7 @@ class IndicatorConfig(_Section):
     min: int = Field(default=0, ge=0)
     max: int | None = Field(default=None, ge=0)
     required: bool = True
+    decimals: int = Field(default=0, ge=0, le=4, description="0: a whole count")
     outliers: OutlierConfig = OutlierConfig()
 
     @field_validator("aliases")
@@ -140,6 +141,7 @@ class IndicatorConfig(_Section):
             "min": self.min,
             "max": self.max,
             "required": self.required,
+            "decimals": self.decimals,
             "outliers": self.outliers.model_dump(),
         }
 

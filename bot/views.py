@@ -100,11 +100,11 @@ def local_time(moment: datetime, timezone: str, language: str) -> Html:
     )
 
 
-def amount(value: int | None, measure_word: str, language: str) -> Html:
+def amount(value: float | None, measure_word: str, language: str) -> Html:
     _ = translator(language)
     if value is None:
         return Html(_("—"))
-    return fmt(_("{value} {measure_word}"), value=value, measure_word=measure_word)
+    return fmt(_("{value} {measure_word}"), value=number_text(value), measure_word=measure_word)
 
 
 def _cb(action: Action, round_id: int, key: str | None = None) -> str:
@@ -539,7 +539,11 @@ def _unreadable(problem: Unreadable, language: str) -> str:
         return fmt(message, label=problem.label or "", text=problem.text, bound=problem.bound)
     reason = problem.reason if isinstance(problem.reason, RefusalReason) else None
     item = Item(
-        key="", label=problem.label or "", measure_word=problem.measure_word or "", value=None
+        key="",
+        label=problem.label or "",
+        measure_word=problem.measure_word or "",
+        value=None,
+        decimals=problem.decimals,
     )
     explanation = _bad_number(reason or RefusalReason.NOT_A_NUMBER, item, language)
     return fmt(
@@ -637,6 +641,12 @@ def _bad_number(reason: RefusalReason, item: Item, language: str) -> str:
     _ = translator(language)
     if reason is RefusalReason.NEGATIVE:
         return _("The number cannot be negative. Please enter it again.")
+    if reason is RefusalReason.DECIMAL and item.decimals > 0:
+        return fmt(
+            _("{label} takes at most {places} decimal places."),
+            label=item.label,
+            places=item.decimals,
+        )
     if reason is RefusalReason.DECIMAL:
         return _("Please enter a whole number, without decimals.")
     if reason is RefusalReason.APPROXIMATE:

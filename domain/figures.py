@@ -13,7 +13,13 @@ import unicodedata
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 
-from domain.numbers import COMMON_MEASURE_WORDS, CountRefused, RefusalReason, parse_count
+from domain.numbers import (
+    COMMON_MEASURE_WORDS,
+    CountRefused,
+    Number,
+    RefusalReason,
+    parse_count,
+)
 
 
 @dataclass(frozen=True)
@@ -24,6 +30,7 @@ class Vocabulary:
     label: str
     measure_word: str
     aliases: tuple[str, ...] = ()
+    decimals: int = 0
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -41,7 +48,7 @@ class ProblemKind(StrEnum):
 @dataclass(frozen=True)
 class Figure:
     key: str
-    value: int
+    value: Number
     text: str  # the part of the message it was read from
     named: bool = True  # False: matched by its measure word alone ("3场")
 
@@ -185,7 +192,9 @@ def _read_count(text: str, entry: Vocabulary) -> Figure | Problem:
     if not quantity:
         return Problem(ProblemKind.NO_NUMBER, entry.label, key=entry.key)
     try:
-        return Figure(entry.key, parse_count(quantity, entry.measure_word), quantity)
+        return Figure(
+            entry.key, parse_count(quantity, entry.measure_word, entry.decimals), quantity
+        )
     except CountRefused as refused:
         return Problem(
             ProblemKind.REFUSED,

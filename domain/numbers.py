@@ -17,6 +17,7 @@ from enum import StrEnum
 import cn2an
 
 MAX_COUNT = 1_000_000_000
+Number = int | float  # a count, or an amount where the indicator allows decimals
 
 
 class RefusalReason(StrEnum):
@@ -129,8 +130,12 @@ def _approximate(text: str) -> str | None:
     return None
 
 
-def parse_count(text: str, measure_word: str | None = None) -> int:
-    """Return the count in ``text`` or raise :class:`CountRefused` saying why not."""
+def parse_count(text: str, measure_word: str | None = None, decimals: int = 0) -> Number:
+    """Return the figure in ``text`` or raise :class:`CountRefused` saying why not.
+
+    ``decimals``: how many decimal places the indicator takes (0: a whole count). A whole
+    figure is returned as ``int``.
+    """
     normalised = _normalise(text)
     if not normalised:
         raise CountRefused(RefusalReason.EMPTY, text)
@@ -155,8 +160,10 @@ def parse_count(text: str, measure_word: str | None = None) -> int:
         raise CountRefused(RefusalReason.WRONG_MEASURE_WORD, text)
     if value < 0:
         raise CountRefused(RefusalReason.NEGATIVE, text)
-    if not value.is_integer():
-        raise CountRefused(RefusalReason.DECIMAL, text)
     if value > MAX_COUNT:
         raise CountRefused(RefusalReason.TOO_LARGE, text)
-    return int(value)
+    if value.is_integer():
+        return int(value)
+    if round(value, decimals) != value:  # more places than the indicator takes (or any, for 0)
+        raise CountRefused(RefusalReason.DECIMAL, text)
+    return value

@@ -13,7 +13,7 @@ import statistics
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
-_COMPARISONS: dict[str, Callable[[int, int], bool]] = {
+_COMPARISONS: dict[str, Callable[[float, float], bool]] = {
     "<=": operator.le,
     ">=": operator.ge,
     "==": operator.eq,
@@ -108,8 +108,8 @@ def parse_rule(text: str, known_keys: Sequence[str]) -> CrossRule:
     return rule
 
 
-def _total(terms: tuple[Term, ...], values: Mapping[str, int | None]) -> int | None:
-    total = 0
+def _total(terms: tuple[Term, ...], values: Mapping[str, float | None]) -> float | None:
+    total: float = 0
     for term in terms:
         value = values.get(term.key) if term.key is not None else term.number
         if value is None:
@@ -118,7 +118,7 @@ def _total(terms: tuple[Term, ...], values: Mapping[str, int | None]) -> int | N
     return total
 
 
-def rule_holds(rule: CrossRule, values: Mapping[str, int | None]) -> bool:
+def rule_holds(rule: CrossRule, values: Mapping[str, float | None]) -> bool:
     """True when the rule holds, or cannot be checked because a value is not given."""
     left, right = _total(rule.left, values), _total(rule.right, values)
     if left is None or right is None:
@@ -126,7 +126,7 @@ def rule_holds(rule: CrossRule, values: Mapping[str, int | None]) -> bool:
     return _COMPARISONS[rule.op](left, right)
 
 
-def broken_rules(rules: Sequence[CrossRule], values: Mapping[str, int | None]) -> list[CrossRule]:
+def broken_rules(rules: Sequence[CrossRule], values: Mapping[str, float | None]) -> list[CrossRule]:
     return [rule for rule in rules if not rule_holds(rule, values)]
 
 
@@ -135,7 +135,7 @@ class Bounds:
     minimum: int | None = None
     maximum: int | None = None
 
-    def violation(self, value: int) -> str | None:
+    def violation(self, value: float) -> str | None:
         """ "below" or "above" when the value is outside the bounds."""
         if self.minimum is not None and value < self.minimum:
             return "below"
@@ -156,12 +156,12 @@ class OutlierPolicy:
 
 @dataclass(frozen=True)
 class Outlier:
-    value: int
+    value: float
     median: float
     high: bool  # True: far above the usual; False: far below
 
 
-def outlier(value: int, history: Sequence[int], policy: OutlierPolicy) -> Outlier | None:
+def outlier(value: float, history: Sequence[float], policy: OutlierPolicy) -> Outlier | None:
     """Whether ``value`` is unusual against ``history`` (the latest periods first)."""
     recent = list(history[: policy.history])
     if policy.factor <= 0 or len(recent) < policy.min_history:
@@ -174,7 +174,7 @@ def outlier(value: int, history: Sequence[int], policy: OutlierPolicy) -> Outlie
     return None
 
 
-def change_percent(value: int, base: int | None) -> float | None:
+def change_percent(value: float, base: float | None) -> float | None:
     """+200.0 for 9 → 27; None without a usable base."""
     if base is None or base == 0:
         return None

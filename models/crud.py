@@ -62,7 +62,7 @@ def get_submission(
     return session.exec(query).first()
 
 
-def submission_values(session: Session, *, submission_id: int) -> dict[str, int]:
+def submission_values(session: Session, *, submission_id: int) -> dict[str, int | float]:
     rows = session.exec(select(Value).where(Value.submission_id == submission_id)).all()
     return {row.indicator_key: row.value for row in rows}
 

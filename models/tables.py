@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import JSON, BigInteger, Column, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
-from models.types import UTCDateTime, utcnow
+from models.types import Quantity, UTCDateTime, utcnow
 
 
 def _now_field(**kwargs: Any) -> Any:
@@ -177,7 +177,7 @@ class Value(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     submission_id: int = Field(foreign_key="submission.id", index=True)
     indicator_key: str
-    value: int = Field(sa_type=BigInteger)
+    value: int | float = Field(sa_type=Quantity)
     updated_at: datetime = _now_field()
     updated_by_contact_id: int | None = Field(default=None, foreign_key="contact.id")
     note: str | None = None  # the reporter's explanation of an unusual figure
@@ -190,8 +190,8 @@ class ValueRevision(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     submission_id: int = Field(foreign_key="submission.id", index=True)
     indicator_key: str
-    old_value: int | None = Field(default=None, sa_type=BigInteger)
-    new_value: int = Field(sa_type=BigInteger)
+    old_value: int | float | None = Field(default=None, sa_type=Quantity)
+    new_value: int | float = Field(sa_type=Quantity)
     contact_id: int | None = Field(default=None, foreign_key="contact.id")
     actor: str
     via: str = "chat"
@@ -208,7 +208,7 @@ class ConversationState(SQLModel, table=True):
     step: str = ConversationStep.ASK
     indicator_key: str | None = None
     back_to_review: bool = False
-    draft: dict[str, int | None] = Field(
+    draft: dict[str, int | float | None] = Field(
         default_factory=dict, sa_column=Column(JSON, nullable=False)
     )  # None: an optional indicator the reporter skipped
     base_version: int = 0

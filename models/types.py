@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import DateTime
+from sqlalchemy import DateTime, Numeric
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
 
@@ -40,3 +40,23 @@ class UTCDateTime(TypeDecorator[datetime]):
         if value.tzinfo is None:
             return value.replace(tzinfo=UTC)
         return value.astimezone(UTC)
+
+
+class Quantity(TypeDecorator[float]):
+    """A reported figure: exact decimal in the database, ``int`` in Python when it is whole.
+
+    Most indicators are counts (调解纠纷 N宗), some are amounts with decimals (涉案金额 12.5万元);
+    one column serves both, and a count never comes back as ``5.0``.
+    """
+
+    impl = Numeric(20, 4, asdecimal=False)
+    cache_ok = True
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> Any:
+        return value
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> int | float | None:
+        if value is None:
+            return None
+        number = float(value)
+        return int(number) if number.is_integer() else number

@@ -27,10 +27,13 @@ def period_zh(period: Period) -> str:
     return f"{period.year}年"
 
 
-def number_text(value: float) -> str:
+def number_text(value: float | None) -> str:
+    """12 → "12", 12.5 → "12.5", 1234567.25 → "1234567.25" (never "1.23457e+06")."""
     if value is None or math.isnan(value):
         return ""
-    return f"{int(value)}" if float(value).is_integer() else f"{value:g}"
+    if float(value).is_integer():
+        return f"{int(value)}"
+    return f"{value:.4f}".rstrip("0").rstrip(".")
 
 
 def summary_rows(summary: Summary) -> tuple[list[str], list[list[str]]]:

@@ -16,7 +16,7 @@ from enum import StrEnum
 
 from sqlmodel import Session, col, select
 
-from domain.numbers import CountRefused, RefusalReason, parse_count
+from domain.numbers import CountRefused, Number, RefusalReason, parse_count
 from domain.periods import Period
 from domain.rules import Bounds
 from models.crud import enqueue_message, get_submission, indicators_by_key
@@ -69,8 +69,8 @@ class Correction:
     indicator_key: str
     label: str
     measure_word: str
-    old: int | None
-    new: int
+    old: Number | None
+    new: Number
     actor: str
     reason: str
     revision_id: int
@@ -133,7 +133,9 @@ def correct_value(
         raise CorrectionRefused(CorrectionRefusal.UNKNOWN_UNIT, unit_text)
     round_, indicator = _find_round(session, office_id, indicator_text, period, form_key)
     try:
-        new = parse_count(value_text, indicator.measure_word)
+        new = parse_count(
+            value_text, indicator.measure_word, int((indicator.rules or {}).get("decimals", 0))
+        )
     except CountRefused as refused:
         raise CorrectionRefused(
             CorrectionRefusal.BAD_VALUE, value_text, refusal=refused.reason

@@ -19,7 +19,7 @@ from typing import Any
 from sqlmodel import Session, col, select
 
 from domain.figures import ProblemKind, Reading, Vocabulary, read_figures
-from domain.numbers import CountRefused, RefusalReason, parse_count
+from domain.numbers import CountRefused, Number, RefusalReason, parse_count
 from domain.periods import Period
 from domain.rounds import Window, submission_window
 from domain.rules import (
@@ -92,7 +92,8 @@ class Item:
     key: str
     label: str
     measure_word: str
-    value: int | None
+    value: Number | None
+    decimals: int = 0  # decimal places the indicator takes (0: a whole count)
 
 
 @dataclass(frozen=True)
@@ -102,7 +103,7 @@ class Question:
     help: str | None
     position: int
     total: int
-    previous_value: int | None
+    previous_value: Number | None
     optional: bool = False  # the unit may skip it
 
 
@@ -131,6 +132,7 @@ class Unreadable:
     reason: RefusalReason | str | None = None  # a RefusalReason, "below" or "above"
     suggestion: int | None = None
     bound: int | None = None
+    decimals: int = 0
 
 
 @dataclass(frozen=True)
@@ -138,7 +140,7 @@ class FiguresReadBack:
     """Figures read from a free-text message, shown back before anything is stored."""
 
     info: RoundInfo
-    changes: list[tuple[Item, int | None]]  # (item with the new value, value it replaces)
+    changes: list[tuple[Item, Number | None]]  # (item with the new value, value it replaces)
     problems: list[Unreadable]
     correction: bool  # changing figures already submitted
 
@@ -148,7 +150,7 @@ class OutlierQuestion:
     info: RoundInfo
     item: Item
     median: float
-    previous_value: int | None
+    previous_value: Number | None
     change_percent: float | None  # against the previous period
 
 
@@ -158,7 +160,7 @@ class Receipt:
     items: list[Item]
     submitted_at: datetime
     late: bool
-    changes: list[tuple[Item, int | None]]  # (item with new value, old value)
+    changes: list[tuple[Item, Number | None]]  # (item with new value, old value)
     first_submission: bool
 
 
@@ -176,7 +178,7 @@ class ConfirmOverwrite:
     info: RoundInfo
     submitted_by: str
     submitted_at: datetime
-    differences: list[tuple[Item, int | None]]  # (item with my value, their value)
+    differences: list[tuple[Item, Number | None]]  # (item with my value, their value)
 
 
 class NoticeKind(StrEnum):
@@ -243,13 +245,17 @@ class _Ctx:
             timezone=office.timezone,
         )
 
-    def item(self, key: str, value: int | None) -> Item:
+    def item(self, key: str, value: Number | None) -> Item:
         indicator = self.indicators[key]
         return Item(
-            key=key, label=indicator.label, measure_word=indicator.measure_word, value=value
+            key=key,
+            label=indicator.label,
+            measure_word=indicator.measure_word,
+            value=value,
+            decimals=self.decimals(key),
         )
 
-    def items(self, values: Mapping[str, int | None]) -> list[Item]:
+    def items(self, values: Mapping[str, Number | None]) -> list[Item]:
         return [self.item(key, values.get(key)) for key in self.keys]
 
     def submission(self, *, for_update: bool = False) -> Submission | None:
@@ -281,7 +287,7 @@ class _Ctx:
         )
         return Notice(NoticeKind.LOCKED, info=self.info, extra={"coordinators": names})
 
-    def previous_value(self, key: str) -> int | None:
+    def previous_value(self, key: str) -> Number | None:
         previous = get_round(
             self.session,
             form_id=self.form.id or 0,
@@ -309,6 +315,9 @@ class _Ctx:
         rules = self._rules(key)
         return Bounds(minimum=rules.get("min", 0), maximum=rules.get("max"))
 
+    def decimals(self, key: str) -> int:
+        return int(self._rules(key).get("decimals", 0))
+
     def optional(self, key: str) -> bool:
         return not self._rules(key).get("required", True)
 
@@ -327,6 +336,7 @@ class _Ctx:
                 label=self.indicators[key].label,
                 measure_word=self.indicators[key].measure_word,
                 aliases=tuple(self._rules(key).get("aliases", [])),
+                decimals=self.decimals(key),
             )
             for key in self.keys
         ]
@@ -346,7 +356,7 @@ class _Ctx:
                 )
         return rules
 
-    def broken(self, draft: dict[str, int | None]) -> list[BrokenRule]:
+    def broken(self, draft: dict[str, Number | None]) -> list[BrokenRule]:
         labels = {key: self.indicators[key].label for key in self.keys}
         return [
             BrokenRule(
@@ -356,7 +366,7 @@ class _Ctx:
             for rule in broken_rules(self.cross_rules, draft)
         ]
 
-    def history(self, key: str, limit: int) -> list[int]:
+    def history(self, key: str, limit: int) -> list[Number]:
         """The unit's values for ``key`` in its latest earlier periods, the latest first."""
         rows = self.session.exec(
             select(Value.value)
@@ -374,7 +384,7 @@ class _Ctx:
         ).all()
         return list(rows)
 
-    def unusual(self, key: str, value: int) -> OutlierQuestion | None:
+    def unusual(self, key: str, value: Number) -> OutlierQuestion | None:
         policy = self.policy(key)
         found = outlier(value, self.history(key, policy.history), policy)
         if found is None:
@@ -388,7 +398,7 @@ class _Ctx:
             change_percent=change_percent(value, previous),
         )
 
-    def stored_values(self) -> dict[str, int]:
+    def stored_values(self) -> dict[str, Number]:
         submission = self.submission()
         if submission is None:
             return {}
@@ -621,7 +631,7 @@ def answer_text(
     if state.step != ConversationStep.ASK:
         return [Notice(NoticeKind.USE_BUTTONS), _current_screen(ctx, state)]
     try:
-        value = parse_count(text, ctx.indicators[key].measure_word)
+        value = parse_count(text, ctx.indicators[key].measure_word, ctx.decimals(key))
     except CountRefused as refused:
         extra = {}
         if refused.suggestion is not None:
@@ -651,7 +661,7 @@ def _only_about(reading: Reading, key: str) -> bool:
     return keys == {key} and len(reading.figures) + len(reading.problems) == 1
 
 
-def _bounds_notice(ctx: _Ctx, key: str, value: int) -> Notice | None:
+def _bounds_notice(ctx: _Ctx, key: str, value: Number) -> Notice | None:
     bounds = ctx.bounds(key)
     violation = bounds.violation(value)
     if violation is None:
@@ -708,7 +718,7 @@ def _read_back(
 ) -> list[Screen]:
     """Show what was read; store nothing until [确认]."""
     stored = ctx.stored_values()
-    values: dict[str, int] = {}
+    values: dict[str, Number] = {}
     problems: list[Unreadable] = []
     for figure in reading.figures:
         bounds = ctx.bounds(figure.key)
@@ -737,6 +747,7 @@ def _read_back(
                 measure_word=named.measure_word if named else None,
                 reason=problem.reason,
                 suggestion=problem.suggestion,
+                decimals=ctx.decimals(named.key) if named else 0,
             )
         )
     if not values:  # nothing to confirm: say what could not be read, change nothing
@@ -767,7 +778,7 @@ def _figures_screen(
 ) -> FiguresReadBack:
     pending = state.pending or {}
     stored = ctx.stored_values()
-    read: dict[str, int] = pending.get("read", {})
+    read: dict[str, Number] = pending.get("read", {})
     changes = [
         (ctx.item(key, read[key]), state.draft.get(key, stored.get(key)))
         for key in ctx.keys
@@ -780,7 +791,7 @@ def _figures_screen(
 
 def _confirm_figures(ctx: _Ctx, state: ConversationState, now: datetime) -> list[Screen]:
     pending = dict(state.pending or {})
-    read: dict[str, int] = pending.pop("read", {})
+    read: dict[str, Number] = pending.pop("read", {})
     back = pending.pop("back", {})
     state.step = ConversationStep(back.get("step", ConversationStep.ASK))
     state.indicator_key = back.get("key")
@@ -850,7 +861,7 @@ def _answer_outlier(ctx: _Ctx, state: ConversationState, text: str, now: datetim
     """While an unusual figure is questioned: a number replaces it, other text explains it."""
     key = state.indicator_key or ctx.keys[0]
     try:
-        value = parse_count(text, ctx.indicators[key].measure_word)
+        value = parse_count(text, ctx.indicators[key].measure_word, ctx.decimals(key))
     except CountRefused as refused:
         if refused.reason is not RefusalReason.NOT_A_NUMBER:
             return [
@@ -888,7 +899,7 @@ def _pop_outlier(ctx: _Ctx, state: ConversationState, now: datetime) -> list[Scr
 
 
 def _record_answer(
-    ctx: _Ctx, state: ConversationState, key: str, value: int | None, now: datetime
+    ctx: _Ctx, state: ConversationState, key: str, value: Number | None, now: datetime
 ) -> list[Screen]:
     state.draft = {**state.draft, key: value}
     pending = dict(state.pending or {})
@@ -1067,7 +1078,7 @@ def _submit(ctx: _Ctx, state: ConversationState, now: datetime) -> list[Screen]:
         row.indicator_key: row
         for row in session.exec(select(Value).where(Value.submission_id == submission.id)).all()
     }
-    changes: list[tuple[Item, int | None]] = []
+    changes: list[tuple[Item, Number | None]] = []
     actor = f"{ctx.contact.display_name} (tg:{ctx.contact.telegram_user_id})"
     pending = state.pending or {}
     via: dict[str, str] = pending.get("via", {})

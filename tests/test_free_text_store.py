@@ -315,3 +315,34 @@ def test_an_unusual_figure_can_be_confirmed_as_it_is(session: Session, clock: Cl
     )
     assert isinstance(next_question, Question) and next_question.item.key == "mediated_success"
     assert _draft(session, wang.id or 0)["disputes_mediated"] == 60
+
+
+def test_an_amount_with_decimals_is_stored_exactly(
+    session: Session, clock: Clock, config: FigbotConfig
+) -> None:
+    """An indicator declared with decimals (e.g. 万元) takes them; a count still does not."""
+    leaflets = session.exec(select(Indicator).where(Indicator.key == "leaflets_distributed")).one()
+    leaflets.rules = {**leaflets.rules, "decimals": 2}
+    session.add(leaflets)
+    session.flush()
+    wang = bind(session, user_id=1, name="王芳", unit="jinhai", now=clock())
+    opened = open_(session, "2026-11", now=clock())
+    start(session, contact=wang, round_id=opened.round_id, now=clock())
+    refusal, _ = answer_text(session, contact=wang, text="12.5", now=clock())
+    assert isinstance(refusal, Notice) and refusal.reason == "decimal"  # a count: no decimals
+    for value in ANSWERS[:-1]:
+        answer_text(session, contact=wang, text=str(value), now=clock())
+    refusal, question = answer_text(session, contact=wang, text="12.345", now=clock())
+    assert isinstance(refusal, Notice) and refusal.item is not None
+    assert refusal.item.decimals == 2 and isinstance(question, Question)
+    (review,) = answer_text(session, contact=wang, text="十二点三五", now=clock())
+    assert isinstance(review, Review) and review.items[-1].value == 12.35
+    press(session, contact=wang, action=Action.SUBMIT, round_id=opened.round_id, now=clock())
+    session.expire_all()
+    stored = session.exec(select(Value).where(Value.indicator_key == "leaflets_distributed")).one()
+    assert stored.value == 12.35
+    counted = session.exec(select(Value).where(Value.indicator_key == "inspections")).one()
+    assert counted.value == 7 and isinstance(counted.value, int)
+    target = target_for(session, office_id=1, period_text="2026-11")
+    summary = compile_summary(load_summary_input(session, config=config, target=target))
+    assert summary.totals["leaflets_distributed"] == pytest.approx(12.35)

@@ -39,12 +39,13 @@ def _vocabulary() -> list[Vocabulary]:
 VOCABULARY = _vocabulary()
 
 
-def _count_reading(text: str, measure_word: str) -> str:
+def _count_reading(text: str, mode: str) -> str:
+    _, measure_word, *places = mode.split(":")
     try:
-        return str(parse_count(text, measure_word))
+        return str(parse_count(text, measure_word, int(places[0]) if places else 0))
     except CountRefused as refused:
-        if refused.suggestion is not None:
-            return f"approx:{refused.suggestion}"
+        if refused.reason == "approximate":  # "-": vague, no figure to offer ("十几")
+            return f"approx:{'-' if refused.suggestion is None else refused.suggestion}"
         return f"refused:{refused.reason}"
 
 
@@ -76,6 +77,6 @@ def test_the_corpus_is_big_enough_and_covers_both_modes() -> None:
 )
 def test_reading(mode: str, text: str, expected: str) -> None:
     if mode.startswith("count:"):
-        assert _count_reading(text, mode.split(":", 1)[1]) == expected
+        assert _count_reading(text, mode) == expected
     else:
         assert _figures_reading(read_figures(text, VOCABULARY)) == set(expected.split(" "))

@@ -5,7 +5,8 @@ Revises: 0003
 Create Date: 2026-11-28
 
 Indicators keep their aliases, bounds and outlier policy; forms their cross-indicator rules;
-a value the explanation given for it; the conversation what waits for confirmation.
+a value the explanation given for it; the conversation what waits for confirmation. Values
+become exact decimals so an indicator may take amounts (12.5万元) as well as counts.
 """
 
 from __future__ import annotations
@@ -22,6 +23,9 @@ down_revision: str | None = "0003"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
+# Figures become exact decimals (amounts such as 12.5万元), counts stay whole numbers.
+QUANTITY = sa.Numeric(20, 4, asdecimal=False)
+
 
 def upgrade() -> None:
     with op.batch_alter_table("indicator", schema=None) as batch_op:
@@ -34,6 +38,14 @@ def upgrade() -> None:
         )
     with op.batch_alter_table("value", schema=None) as batch_op:
         batch_op.add_column(sa.Column("note", sqlmodel.sql.sqltypes.AutoString(), nullable=True))
+        batch_op.alter_column(
+            "value", existing_type=sa.BigInteger(), type_=QUANTITY, existing_nullable=False
+        )
+    with op.batch_alter_table("value_revision", schema=None) as batch_op:
+        for column, nullable in (("old_value", True), ("new_value", False)):
+            batch_op.alter_column(
+                column, existing_type=sa.BigInteger(), type_=QUANTITY, existing_nullable=nullable
+            )
     with op.batch_alter_table("conversation_state", schema=None) as batch_op:
         batch_op.add_column(
             sa.Column("notes", sa.JSON(), nullable=False, server_default=sa.text("'{}'"))
@@ -45,7 +57,15 @@ def downgrade() -> None:
     with op.batch_alter_table("conversation_state", schema=None) as batch_op:
         batch_op.drop_column("pending")
         batch_op.drop_column("notes")
+    with op.batch_alter_table("value_revision", schema=None) as batch_op:
+        for column, nullable in (("old_value", True), ("new_value", False)):
+            batch_op.alter_column(
+                column, existing_type=QUANTITY, type_=sa.BigInteger(), existing_nullable=nullable
+            )
     with op.batch_alter_table("value", schema=None) as batch_op:
+        batch_op.alter_column(
+            "value", existing_type=QUANTITY, type_=sa.BigInteger(), existing_nullable=False
+        )
         batch_op.drop_column("note")
     with op.batch_alter_table("form", schema=None) as batch_op:
         batch_op.drop_column("rules")
