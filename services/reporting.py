@@ -946,6 +946,12 @@ def press(
     if refusal is not None:
         return [refusal]
 
+    waiting = {
+        ConversationStep.CONFIRM_FIGURES: (Action.CONFIRM, Action.DISCARD),
+        ConversationStep.OUTLIER: (Action.KEEP,),
+    }.get(ConversationStep(state.step))
+    if waiting is not None and action not in waiting:  # answer the open question first
+        return [Notice(NoticeKind.STALE_BUTTON), _current_screen(ctx, state)]
     if action in (Action.SAME, Action.ZERO):
         if state.step != ConversationStep.ASK or key is None or key != state.indicator_key:
             return [Notice(NoticeKind.STALE_BUTTON), _current_screen(ctx, state)]

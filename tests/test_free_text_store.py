@@ -346,3 +346,21 @@ def test_an_amount_with_decimals_is_stored_exactly(
     target = target_for(session, office_id=1, period_text="2026-11")
     summary = compile_summary(load_summary_input(session, config=config, target=target))
     assert summary.totals["leaflets_distributed"] == pytest.approx(12.35)
+
+
+def test_other_buttons_wait_while_figures_are_read_back(session: Session, clock: Clock) -> None:
+    wang = bind(session, user_id=1, name="王芳", unit="jinhai", now=clock())
+    opened = open_(session, "2026-11", now=clock())
+    start(session, contact=wang, round_id=opened.round_id, now=clock())
+    answer_text(session, contact=wang, text="讲座两场", now=clock())
+    stale, shown = press(
+        session,
+        contact=wang,
+        action=Action.ZERO,
+        round_id=opened.round_id,
+        key="dispute_screenings",
+        now=clock(),
+    )
+    assert isinstance(stale, Notice) and stale.kind is NoticeKind.STALE_BUTTON
+    assert isinstance(shown, FiguresReadBack)
+    assert _draft(session, wang.id or 0) == {}
