@@ -26,6 +26,7 @@ from bot.config import ConfigError, FigbotConfig, load_config
 from bot.logsetup import configure_logging
 from domain.periods import PeriodError
 from domain.schedule import EventKind
+from models.backup import BackupError, TableCounts, backup_sqlite, restore
 from models.crud import get_office
 from models.db import read_session, upgrade
 from models.tables import Role
@@ -99,6 +100,23 @@ def cmd_set_value(config: FigbotConfig, args: argparse.Namespace) -> int:
         f"{len(done.reporters)} reporter(s) will be told"
     )
     return 0
+
+
+def cmd_backup(config: FigbotConfig, args: argparse.Namespace) -> int:
+    counts = backup_sqlite(config.database.url, Path(args.out))
+    print(f"backup written to {args.out}: {_counts_text(counts)}")
+    return 0
+
+
+def cmd_restore(config: FigbotConfig, args: argparse.Namespace) -> int:
+    counts = restore(Path(args.source), config.database.url)
+    print(f"restored {args.source} into the configured database: {_counts_text(counts)}")
+    return 0
+
+
+def _counts_text(counts: TableCounts) -> str:
+    shown = ("office", "unit", "contact", "round", "submission", "value", "value_revision")
+    return ", ".join(f"{counts.rows.get(name, 0)} {name}" for name in shown)
 
 
 def cmd_open_round(config: FigbotConfig, args: argparse.Namespace) -> int:
@@ -309,6 +327,14 @@ def _parser() -> argparse.ArgumentParser:
     set_value.add_argument("--by", help="who corrects (default: the system user)")
     set_value.set_defaults(func=cmd_set_value)
 
+    backup = sub.add_parser("backup", help="copy the live SQLite database to a file")
+    backup.add_argument("--out", required=True, help="the backup file to write (must not exist)")
+    backup.set_defaults(func=cmd_backup)
+
+    restore = sub.add_parser("restore", help="restore a backup into the (empty) database")
+    restore.add_argument("--from", dest="source", required=True, help="a file made by backup")
+    restore.set_defaults(func=cmd_restore)
+
     schedule = sub.add_parser("schedule", help="print the coming scheduled events")
     schedule.add_argument("--periods", type=int, default=3, help="rounds per form (default 3)")
     schedule.set_defaults(func=cmd_schedule)
@@ -341,7 +367,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                     "FIGBOT_TELEGRAM_TOKEN)"
                 )
         return int(args.func(config, args))
-    except (AdminError, ConfigError, PeriodError, RoundError) as exc:
+    except (AdminError, BackupError, ConfigError, PeriodError, RoundError) as exc:
         print(f"figbot: {exc}", file=sys.stderr)
         return 2
 
