@@ -281,25 +281,33 @@ def cmd_demo(_config: FigbotConfig | None, args: argparse.Namespace) -> int:
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="figbot", description=__doc__)
-    parser.add_argument("--config", help="config file (default: $FIGBOT_CONFIG or ./config.toml)")
+    config_help = "config file (default: $FIGBOT_CONFIG or ./config.toml)"
+    parser.add_argument("--config", help=config_help)
+    # `figbot invite --config config.toml` works as well as `figbot --config config.toml invite`.
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--config", default=argparse.SUPPRESS, help=config_help)
     sub = parser.add_subparsers(dest="command", required=True)
 
-    run = sub.add_parser("run", help="serve Telegram (long polling)")
+    run = sub.add_parser("run", parents=[common], help="serve Telegram (long polling)")
     run.set_defaults(func=cmd_run)
 
-    invite = sub.add_parser("invite", help="print a single-use invite link")
+    invite = sub.add_parser("invite", parents=[common], help="print a single-use invite link")
     invite.add_argument("--unit", help="unit code (reporter invite)")
     invite.add_argument("--office", help="office code (coordinator invite)")
     invite.add_argument("--role", choices=[r.value for r in Role], default=Role.REPORTER.value)
     invite.set_defaults(func=cmd_invite)
 
-    open_round = sub.add_parser("open-round", help="open a collection round and prompt reporters")
+    open_round = sub.add_parser(
+        "open-round", parents=[common], help="open a collection round and prompt reporters"
+    )
     open_round.add_argument("--form", required=True, help="form key, e.g. monthly")
     open_round.add_argument("--period", required=True, help="e.g. 2026-10, 2026Q3 or 2026")
     open_round.add_argument("--office", help="only this office (default: all)")
     open_round.set_defaults(func=cmd_open_round)
 
-    summary = sub.add_parser("summary", help="compile the summary table to a file")
+    summary = sub.add_parser(
+        "summary", parents=[common], help="compile the summary table to a file"
+    )
     summary.add_argument("--form", help="form key (default: the one collected per that period)")
     summary.add_argument("--period", required=True, help="e.g. 2026-10, 2026Q3 or 2026")
     summary.add_argument("--office", help="office code (default: the first in the config)")
@@ -308,14 +316,18 @@ def _parser() -> argparse.ArgumentParser:
     summary.add_argument("--quiet", action="store_true", help="no progress bar")
     summary.set_defaults(func=cmd_summary)
 
-    report = sub.add_parser("report", help="draft the annual report's statistics paragraphs")
+    report = sub.add_parser(
+        "report", parents=[common], help="draft the annual report's statistics paragraphs"
+    )
     report.add_argument("--year", type=int, required=True)
     report.add_argument("--office", help="office code (default: the first in the config)")
     report.add_argument("--out", help="write to this .txt file instead of printing")
     report.set_defaults(func=cmd_report)
 
     set_value = sub.add_parser(
-        "set-value", help="correct one unit's value (audited; the unit's reporters are told)"
+        "set-value",
+        parents=[common],
+        help="correct one unit's value (audited; the unit's reporters are told)",
     )
     set_value.add_argument("--unit", required=True, help="unit code or name")
     set_value.add_argument("--indicator", required=True, help="indicator key, label or alias")
@@ -327,28 +339,38 @@ def _parser() -> argparse.ArgumentParser:
     set_value.add_argument("--by", help="who corrects (default: the system user)")
     set_value.set_defaults(func=cmd_set_value)
 
-    backup = sub.add_parser("backup", help="copy the live SQLite database to a file")
+    backup = sub.add_parser(
+        "backup", parents=[common], help="copy the live SQLite database to a file"
+    )
     backup.add_argument("--out", required=True, help="the backup file to write (must not exist)")
     backup.set_defaults(func=cmd_backup)
 
-    restore = sub.add_parser("restore", help="restore a backup into the (empty) database")
+    restore = sub.add_parser(
+        "restore", parents=[common], help="restore a backup into the (empty) database"
+    )
     restore.add_argument("--from", dest="source", required=True, help="a file made by backup")
     restore.set_defaults(func=cmd_restore)
 
-    schedule = sub.add_parser("schedule", help="print the coming scheduled events")
+    schedule = sub.add_parser(
+        "schedule", parents=[common], help="print the coming scheduled events"
+    )
     schedule.add_argument("--periods", type=int, default=3, help="rounds per form (default 3)")
     schedule.set_defaults(func=cmd_schedule)
 
-    db = sub.add_parser("db", help="database schema")
+    db = sub.add_parser("db", parents=[common], help="database schema")
     db_sub = db.add_subparsers(dest="db_command", required=True)
-    db_upgrade = db_sub.add_parser("upgrade", help="upgrade the schema (Alembic)")
+    db_upgrade = db_sub.add_parser("upgrade", parents=[common], help="upgrade the schema (Alembic)")
     db_upgrade.add_argument("revision", nargs="?", default="head")
     db_upgrade.set_defaults(func=cmd_db)
-    db_revision = db_sub.add_parser("revision", help="autogenerate a migration (developers)")
+    db_revision = db_sub.add_parser(
+        "revision", parents=[common], help="autogenerate a migration (developers)"
+    )
     db_revision.add_argument("message")
     db_revision.set_defaults(func=cmd_db_revision)
 
-    demo = sub.add_parser("demo", help="watch figbot work against its local Bot API server")
+    demo = sub.add_parser(
+        "demo", parents=[common], help="watch figbot work against its local Bot API server"
+    )
     demo.add_argument("--workdir", default="figbot-demo", help="where the demo keeps its database")
     demo.add_argument("--verbose", action="store_true", help="show the bot's log too")
     demo.set_defaults(func=cmd_demo, no_config=True)

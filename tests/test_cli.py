@@ -240,3 +240,12 @@ def test_summary_from_the_command_line(
         == 2
     )
     assert "no form can be summarised per week" in capsys.readouterr().err
+
+
+def test_the_config_may_be_given_before_or_after_the_command() -> None:
+    from bot.cli import _parser
+
+    assert _parser().parse_args(["--config", "a.toml", "schedule"]).config == "a.toml"
+    assert _parser().parse_args(["schedule", "--config", "b.toml"]).config == "b.toml"
+    assert _parser().parse_args(["db", "upgrade", "--config", "c.toml"]).config == "c.toml"
+    assert _parser().parse_args(["schedule"]).config is None
