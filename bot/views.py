@@ -173,6 +173,10 @@ def invite_refused(reason: InviteRefusal, language: str) -> Outgoing:
         InviteRefusal.INACTIVE: _(
             "This invite is for a unit that is no longer active. Please contact the street office."
         ),
+        InviteRefusal.TOO_MANY: _(
+            "Too many invite links that did not work. Please try again in an hour, "
+            "or ask the street office for a new link."
+        ),
     }
     return Outgoing(texts[reason])
 

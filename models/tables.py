@@ -131,6 +131,16 @@ class Contact(SQLModel, table=True):
     created_at: datetime = _now_field()
 
 
+class InviteAttempt(SQLModel, table=True):
+    """A failed invite redemption: guessing codes is limited per Telegram user."""
+
+    __tablename__ = "invite_attempt"
+    id: int | None = Field(default=None, primary_key=True)
+    telegram_user_id: int = Field(sa_type=BigInteger, index=True)
+    reason: str
+    at: datetime = _now_field()
+
+
 class Invite(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     code_hash: str = Field(unique=True, index=True)

@@ -12,12 +12,14 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, func, select
 
 from models.crud import get_contact
-from models.tables import Contact, ConversationState, Invite, Office, Role, Unit
+from models.tables import Contact, ConversationState, Invite, InviteAttempt, Office, Role, Unit
 
 CODE_BYTES = 18  # 24 url-safe characters; Telegram allows up to 64 in a start payload
+MAX_FAILED_INVITES = 5  # per user within INVITE_WINDOW
+INVITE_WINDOW = timedelta(hours=1)
 
 
 class InviteRefusal(StrEnum):
@@ -25,6 +27,7 @@ class InviteRefusal(StrEnum):
     USED = "used"
     EXPIRED = "expired"
     INACTIVE = "inactive"
+    TOO_MANY = "too_many"  # too many failed attempts from this user: try again later
 
 
 class InviteRefused(Exception):
@@ -87,7 +90,46 @@ def redeem_invite(
     language: str,
     now: datetime,
 ) -> Binding:
-    """Bind the user to the invite's unit or office, or raise :class:`InviteRefused`."""
+    """Bind the user to the invite's unit or office, or raise :class:`InviteRefused`.
+
+    Failed attempts are recorded; after ``MAX_FAILED_INVITES`` within ``INVITE_WINDOW`` a user
+    is refused without the code being looked at, so codes cannot be guessed by trying.
+    """
+    failures = session.exec(
+        select(func.count())
+        .select_from(InviteAttempt)
+        .where(
+            InviteAttempt.telegram_user_id == telegram_user_id,
+            col(InviteAttempt.at) > now - INVITE_WINDOW,
+        )
+    ).one()
+    if failures >= MAX_FAILED_INVITES:
+        raise InviteRefused(InviteRefusal.TOO_MANY)
+    try:
+        return _redeem(
+            session,
+            code=code,
+            telegram_user_id=telegram_user_id,
+            chat_id=chat_id,
+            display_name=display_name,
+            language=language,
+            now=now,
+        )
+    except InviteRefused as refused:
+        session.add(InviteAttempt(telegram_user_id=telegram_user_id, reason=refused.reason, at=now))
+        raise
+
+
+def _redeem(
+    session: Session,
+    *,
+    code: str,
+    telegram_user_id: int,
+    chat_id: int,
+    display_name: str,
+    language: str,
+    now: datetime,
+) -> Binding:
     invite = session.exec(
         select(Invite).where(Invite.code_hash == hash_code(code)).with_for_update()
     ).first()

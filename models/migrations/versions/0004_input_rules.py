@@ -1,4 +1,4 @@
-"""indicator rules, explanations and pending confirmations
+"""indicator rules, explanations, pending confirmations, invite attempts
 
 Revision ID: 0004
 Revises: 0003
@@ -6,7 +6,8 @@ Create Date: 2026-11-28
 
 Indicators keep their aliases, bounds and outlier policy; forms their cross-indicator rules;
 a value the explanation given for it; the conversation what waits for confirmation. Values
-become exact decimals so an indicator may take amounts (12.5万元) as well as counts.
+become exact decimals so an indicator may take amounts (12.5万元) as well as counts. Failed
+invite redemptions are recorded so guessing codes can be limited per user.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ from collections.abc import Sequence
 
 import sqlalchemy as sa
 import sqlmodel
+
+import models.types
 
 from alembic import op
 
@@ -28,6 +31,18 @@ QUANTITY = sa.Numeric(20, 4, asdecimal=False)
 
 
 def upgrade() -> None:
+    op.create_table(
+        "invite_attempt",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("telegram_user_id", sa.BigInteger(), nullable=False),
+        sa.Column("reason", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+        sa.Column("at", models.types.UTCDateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("id"),
+    )
+    with op.batch_alter_table("invite_attempt", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_invite_attempt_telegram_user_id"), ["telegram_user_id"], unique=False
+        )
     with op.batch_alter_table("indicator", schema=None) as batch_op:
         batch_op.add_column(
             sa.Column("rules", sa.JSON(), nullable=False, server_default=sa.text("'{}'"))
@@ -54,6 +69,9 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("invite_attempt", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_invite_attempt_telegram_user_id"))
+    op.drop_table("invite_attempt")
     with op.batch_alter_table("conversation_state", schema=None) as batch_op:
         batch_op.drop_column("pending")
         batch_op.drop_column("notes")
