@@ -69,6 +69,9 @@ class BotConfig(_Section):
     invite_ttl_days: int = Field(default=7, ge=1, le=365)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     outbox_interval_seconds: float = Field(default=5.0, gt=0)
+    # Per-user flood limit: more than flood_messages updates within flood_seconds are dropped.
+    flood_messages: int = Field(default=20, ge=1)
+    flood_seconds: float = Field(default=10.0, gt=0)
 
 
 class UnitConfig(_Section):

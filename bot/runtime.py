@@ -9,12 +9,13 @@ import logging
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import Engine
 from sqlmodel import Session
 
 from bot.config import FigbotConfig
+from domain.flood import FloodGuard
 from models.crud import mark_update_processed
 from models.db import read_session, write_session
 from models.types import utcnow
@@ -30,6 +31,13 @@ class Runtime:
     config: FigbotConfig
     engine: Engine
     clock: Callable[[], datetime] = field(default=utcnow)
+    flood: FloodGuard = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.flood = FloodGuard(
+            limit=self.config.bot.flood_messages,
+            window=timedelta(seconds=self.config.bot.flood_seconds),
+        )
 
     def now(self) -> datetime:
         return self.clock()

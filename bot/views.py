@@ -263,6 +263,13 @@ def send_text_please(language: str) -> Outgoing:
     return Outgoing(_("Please send the number as text."))
 
 
+def too_fast(language: str) -> Outgoing:
+    _ = translator(language)
+    return Outgoing(
+        _("You are sending messages too fast; the last ones were not read. Please wait a moment.")
+    )
+
+
 def unknown_command(language: str) -> Outgoing:
     _ = translator(language)
     return Outgoing(_("Unknown command. Send /help for help."))

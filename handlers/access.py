@@ -14,6 +14,7 @@ from telegram.constants import ChatType
 from telegram.ext import ApplicationHandlerStop, TypeHandler
 
 from bot import views
+from domain.flood import FloodVerdict
 from handlers.common import Context, send
 from models.db import write_session
 from services.onboarding import recognise
@@ -39,6 +40,14 @@ async def gate(update: Update, context: Context) -> None:
             await send(update, context, views.group_refused(context.language))
         raise ApplicationHandlerStop
     rt = context.runtime
+    verdict = rt.flood.check(user.id, rt.now())
+    if verdict is not FloodVerdict.ALLOW:
+        logger.warning("flood limit: dropping an update of user %s", user.id)
+        if update.callback_query is not None:
+            await update.callback_query.answer()
+        if verdict is FloodVerdict.WARN:
+            await send(update, context, views.too_fast(context.language))
+        raise ApplicationHandlerStop
     with write_session(rt.engine) as session:
         context.contact = recognise(session, telegram_user_id=user.id, now=rt.now())
     if context.contact is None and not _is_start_command(update):

@@ -19,3 +19,20 @@ async def test_guessing_invite_codes_is_limited_per_user(harness: Harness) -> No
     harness.clock.advance(hours=1, minutes=1)
     (welcome,) = await guesser.send(f"/start {good}")
     assert "欢迎你" in welcome.text and "金海社区" in welcome.text
+
+
+async def test_one_user_flooding_is_slowed_down_and_others_are_served(harness: Harness) -> None:
+    wang = await harness.join(1001, "王芳", unit="jinhai")
+    li = await harness.join(1002, "李强", unit="dongling")
+    limit = harness.config.bot.flood_messages
+    for _ in range(limit - 1):  # joining took one update
+        (reply,) = await wang.send("/help")
+        assert "我负责为街道收集" in reply.text
+    (warning,) = await wang.send("/help")
+    assert "发送太快" in warning.text
+    assert await wang.send("/help") == []  # dropped, and said only once
+    (served,) = await li.send("/help")
+    assert "我负责为街道收集" in served.text
+    harness.clock.advance(seconds=harness.config.bot.flood_seconds)
+    (reply,) = await wang.send("/help")
+    assert "我负责为街道收集" in reply.text
