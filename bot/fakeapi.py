@@ -22,7 +22,7 @@ production.  Deliberate differences from the real server:
   is turned off) so tests catch text that was not passed through ``html.escape``.
 * ``Markdown``/``MarkdownV2`` texts are accepted but not parsed (visible text ==
   raw text).
-* Only private chats exist (chat id == user id).
+* Private chats (chat id == user id) and simple groups (:meth:`LocalBotApiServer.add_group`).
 
 Flood control is off by default.  :meth:`LocalBotApiServer.set_rate_limit` turns on
 Telegram-like limits for the message-sending methods (an overall token bucket and a
@@ -766,6 +766,7 @@ class LocalBotApiServer:
         self._rate_limiter: _RateLimiter | None = None
         self._users: dict[int, _UserState] = {}
         self._chats: dict[int, _ChatState] = {}
+        self._groups: dict[int, dict[str, Any]] = {}
         self._issued: dict[int, dict[str, Any]] = {}
         self._pending: list[_PendingUpdate] = []
         self._callback_queries: dict[str, dict[str, Any]] = {}
@@ -1054,6 +1055,8 @@ class LocalBotApiServer:
         except (TypeError, ValueError):
             raise ApiError(400, ERR_CHAT_NOT_FOUND) from None
         chat = self._chats.get(chat_id)
+        if chat is not None and chat_id in self._groups:
+            return chat
         user = self._users.get(chat_id)
         if chat is None or user is None:
             raise ApiError(400, ERR_CHAT_NOT_FOUND)
@@ -1160,7 +1163,11 @@ class LocalBotApiServer:
         message: dict[str, Any] = {
             "message_id": message_id,
             "from": self._bot_user(),
-            "chat": copy.deepcopy(self._users[chat.chat_id].chat),
+            "chat": copy.deepcopy(
+                self._groups[chat.chat_id]
+                if chat.chat_id in self._groups
+                else self._users[chat.chat_id].chat
+            ),
             "date": now,
         }
         if reply_to is not None:
@@ -1661,6 +1668,33 @@ class LocalBotApiServer:
         chat.user_messages[message["message_id"]] = copy.deepcopy(message)
         return message
 
+    def add_group(self, group_id: int, title: str) -> None:
+        """A group chat the bot is a member of (ids of groups are negative, as on Telegram)."""
+        if group_id >= 0:
+            raise ValueError("group chat ids are negative")
+        self._groups[group_id] = {"id": group_id, "type": "group", "title": title}
+        self._chats.setdefault(group_id, _ChatState(chat_id=group_id))
+
+    async def send_group_text(self, user_id: int, group_id: int, text: str) -> int:
+        """The user writes ``text`` in the group ``group_id``; returns the update_id."""
+        state = self._ensure_user(user_id)
+        group = self._chats[group_id]
+        fields: dict[str, Any] = {"text": text}
+        match = _BOT_COMMAND_RE.match(text)
+        if match is not None:
+            fields["entities"] = [
+                {"offset": 0, "length": utf16_len(match.group()), "type": "bot_command"}
+            ]
+        message: dict[str, Any] = {
+            "message_id": group.new_message_id(),
+            "from": copy.deepcopy(state.user),
+            "chat": copy.deepcopy(self._groups[group_id]),
+            "date": int(time.time()),
+            **fields,
+        }
+        group.user_messages[message["message_id"]] = copy.deepcopy(message)
+        return self._enqueue("message", message)
+
     async def send_text(self, user_id: int, text: str) -> int:
         """The user sends ``text`` to the bot; returns the update_id."""
         fields: dict[str, Any] = {"text": text}
@@ -1745,6 +1779,22 @@ class LocalBotApiServer:
                 f"message {message_id} in chat {user_id} has no inline button with "
                 f"callback_data={callback_data!r}; it shows {sent.buttons!r}"
             )
+        state = self._ensure_user(user_id)
+        query_id = str(next(self._callback_ids))
+        self._callback_queries[query_id] = {"user_id": user_id, "message_id": message_id}
+        payload = {
+            "id": query_id,
+            "from": copy.deepcopy(state.user),
+            "message": copy.deepcopy(sent.message_json),
+            "chat_instance": str((user_id * 2_654_435_761) % 10**18),
+            "data": callback_data,
+        }
+        return self._enqueue("callback_query", payload)
+
+    async def forge_callback(self, user_id: int, message_id: int, callback_data: str) -> int:
+        """A modified client sends ``callback_data`` the message never offered (Telegram lets
+        any client do that), to test that the bot trusts nothing in callback data."""
+        sent = self._bot_message(user_id, message_id)
         state = self._ensure_user(user_id)
         query_id = str(next(self._callback_ids))
         self._callback_queries[query_id] = {"user_id": user_id, "message_id": message_id}

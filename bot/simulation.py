@@ -89,6 +89,15 @@ class SimulatedUser:
         await self._wait_handled(update_id)
         return self.server.messages(self.user_id)[since:]
 
+    async def press_forged(self, callback_data: str, *, message: SentMessage) -> list[SentMessage]:
+        """Send callback data the bot never offered on ``message`` (a tampered client)."""
+        since = self.server.message_count(self.user_id)
+        update_id = await self.server.forge_callback(
+            self.user_id, message.message_id, callback_data
+        )
+        await self._wait_handled(update_id)
+        return self.server.messages(self.user_id)[since:]
+
     async def send_sticker(self) -> list[SentMessage]:
         since = self.server.message_count(self.user_id)
         await self._wait_handled(await self.server.send_sticker(self.user_id))

@@ -8,6 +8,7 @@ message and no data. The contact found here is kept on the context for the featu
 from __future__ import annotations
 
 import logging
+from typing import NoReturn
 
 from telegram import Update
 from telegram.constants import ChatType
@@ -29,6 +30,19 @@ def _is_start_command(update: Update) -> bool:
     return message.text.split(maxsplit=1)[0].split("@")[0] == "/start"
 
 
+async def _refuse(update: Update, context: Context, outgoing: views.Outgoing | None) -> NoReturn:
+    """Stop the update here, whatever happens to the refusal being sent: an error in this
+    group must not let the update through to the feature handlers."""
+    try:
+        if update.callback_query is not None:
+            await update.callback_query.answer()
+        if outgoing is not None:
+            await send(update, context, outgoing)
+    except Exception:
+        logger.warning("could not send a refusal", exc_info=True)
+    raise ApplicationHandlerStop
+
+
 async def gate(update: Update, context: Context) -> None:
     chat = update.effective_chat
     user = update.effective_user
@@ -37,24 +51,18 @@ async def gate(update: Update, context: Context) -> None:
     if chat.type != ChatType.PRIVATE:
         message = update.effective_message
         if message is not None and message.text and message.text.startswith("/"):
-            await send(update, context, views.group_refused(context.language))
-        raise ApplicationHandlerStop
+            await _refuse(update, context, views.group_refused(context.language))
+        await _refuse(update, context, None)
     rt = context.runtime
     verdict = rt.flood.check(user.id, rt.now())
     if verdict is not FloodVerdict.ALLOW:
         logger.warning("flood limit: dropping an update of user %s", user.id)
-        if update.callback_query is not None:
-            await update.callback_query.answer()
-        if verdict is FloodVerdict.WARN:
-            await send(update, context, views.too_fast(context.language))
-        raise ApplicationHandlerStop
+        warning = views.too_fast(context.language) if verdict is FloodVerdict.WARN else None
+        await _refuse(update, context, warning)
     with write_session(rt.engine) as session:
         context.contact = recognise(session, telegram_user_id=user.id, now=rt.now())
     if context.contact is None and not _is_start_command(update):
-        if update.callback_query is not None:
-            await update.callback_query.answer()
-        await send(update, context, views.not_bound(context.language))
-        raise ApplicationHandlerStop
+        await _refuse(update, context, views.not_bound(context.language))
 
 
 HANDLERS = [TypeHandler(Update, gate)]

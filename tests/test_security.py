@@ -2,7 +2,19 @@
 
 from __future__ import annotations
 
-from tests.flow import Harness
+from collections.abc import AsyncIterator
+
+import pytest
+from sqlmodel import select
+
+from bot.admin import open_rounds
+from bot.config import FigbotConfig, OfficeConfig
+from bot.fakeapi import LocalBotApiServer
+from bot.simulation import SimulatedUser
+from models.db import read_session
+from models.tables import ConversationState, Role, Round, Value
+from tests.conftest import Clock
+from tests.flow import Harness, running_harness
 
 
 async def test_guessing_invite_codes_is_limited_per_user(harness: Harness) -> None:
@@ -36,3 +48,188 @@ async def test_one_user_flooding_is_slowed_down_and_others_are_served(harness: H
     harness.clock.advance(seconds=harness.config.bot.flood_seconds)
     (reply,) = await wang.send("/help")
     assert "我负责为街道收集" in reply.text
+
+
+# ---------------------------------------------------------------- who may do what
+SECOND_OFFICE = {
+    "code": "yuhua",
+    "name": "玉华街道办事处",
+    "units": [{"code": "qingshan", "name": "青山社区", "kind": "社区"}],
+}
+NOT_BOUND = "请使用街道发给你的邀请链接"
+COORDINATORS_ONLY = "只有协调员"
+COORDINATOR_COMMANDS = [
+    "/status",
+    "/summary",
+    "/missing",
+    "/chart 调解纠纷",
+    "/remind",
+    "/reopen 金海社区",
+    "/lock 金海社区",
+    "/correct 金海社区 调解纠纷 6 核实",
+]
+
+
+@pytest.fixture
+async def offices(
+    server: LocalBotApiServer, config: FigbotConfig, clock: Clock
+) -> AsyncIterator[tuple[Harness, dict[str, SimulatedUser]]]:
+    """Two offices, a round open in both, 金海社区 submitted; one user of every role."""
+    two = config.model_copy(
+        update={"offices": [*config.offices, OfficeConfig.model_validate(SECOND_OFFICE)]}
+    )
+    async with running_harness(server, two, clock) as harness:
+        users = {
+            "stranger": harness.user(666, "路人"),
+            "reporter A": await harness.join(1001, "王芳", unit="jinhai"),
+            "reporter B": await harness.join(1002, "陈敏", unit="dongling"),
+            "reporter Y": await harness.join(1003, "周丽", unit="qingshan"),
+            "coordinator X": await harness.join(
+                2001, "赵主任", role=Role.COORDINATOR, office="jinhu"
+            ),
+            "coordinator Y": await harness.join(
+                2002, "钱主任", role=Role.COORDINATOR, office="yuhua"
+            ),
+            "admin": await harness.join(3001, "孙管理", role=Role.ADMIN, office="jinhu"),
+        }
+        open_rounds(
+            harness.engine,
+            harness.config,
+            form_key="monthly",
+            period_text="2026-11",
+            office_code=None,
+            now=harness.clock(),
+        )
+        await harness.scheduler.flush(harness.app.bot)  # type: ignore[union-attr]
+        wang = users["reporter A"]
+        await wang.press("开始填报", message=wang.last)
+        for answer in ["12", "5", "4", "2", "40", "3", "7", "300"]:
+            await wang.send(answer)
+        await wang.press("提交")
+        harness.clock.advance(minutes=5)
+        yield harness, users
+
+
+def _submitted(harness: Harness) -> dict[str, int]:
+    with read_session(harness.engine) as session:
+        rows = session.exec(select(Value.indicator_key, Value.value)).all()
+        return dict(rows)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("command", COORDINATOR_COMMANDS + ["/report", "/help", "15"])
+async def test_a_stranger_gets_nothing_but_the_refusal(
+    offices: tuple[Harness, dict[str, SimulatedUser]], command: str
+) -> None:
+    harness, users = offices
+    before = _submitted(harness)
+    (reply,) = await users["stranger"].send(command)
+    assert NOT_BOUND in reply.text
+    assert not any(word in reply.text for word in ("金海", "金湖", "已报", "12"))
+    assert _submitted(harness) == before
+
+
+@pytest.mark.parametrize("command", COORDINATOR_COMMANDS)
+@pytest.mark.parametrize("role", ["reporter A", "reporter B", "reporter Y"])
+async def test_reporters_cannot_use_coordinator_commands(
+    offices: tuple[Harness, dict[str, SimulatedUser]], role: str, command: str
+) -> None:
+    harness, users = offices
+    before = _submitted(harness)
+    (reply,) = await users[role].send(command)
+    assert COORDINATORS_ONLY in reply.text
+    assert _submitted(harness) == before
+
+
+@pytest.mark.parametrize(
+    ("role", "sees", "never"),
+    [
+        ("coordinator X", "金湖街道办事处", "玉华"),
+        ("admin", "金湖街道办事处", "玉华"),
+        ("coordinator Y", "玉华街道办事处", "金湖"),
+    ],
+)
+async def test_coordinators_see_only_their_office(
+    offices: tuple[Harness, dict[str, SimulatedUser]], role: str, sees: str, never: str
+) -> None:
+    _, users = offices
+    user = users[role]
+    for command in ["/status", "/summary", "/missing", "/chart 调解纠纷"]:
+        replies = await user.send(command)
+        assert replies, command
+        assert all(never not in r.text for r in replies), command
+        if command == "/summary":
+            assert replies[0].text.startswith(sees)
+            assert replies[1].document is not None
+            assert replies[1].document["file_name"].startswith(sees)
+
+
+async def test_a_coordinator_cannot_touch_another_offices_unit(
+    offices: tuple[Harness, dict[str, SimulatedUser]],
+) -> None:
+    harness, users = offices
+    before = _submitted(harness)
+    zhou = users["coordinator Y"]
+    for command in ["/correct 金海社区 调解纠纷 6 核实", "/reopen 金海社区", "/lock 金海社区"]:
+        (reply,) = await zhou.send(command)
+        assert "本街道没有“金海社区”这个单位" in reply.text
+    (reply,) = await users["coordinator X"].send("/correct 金海社区 调解纠纷 6 核实")
+    assert "已更正" in reply.text
+    assert _submitted(harness) == {**before, "disputes_mediated": 6}
+
+
+async def test_forged_callback_data_is_refused(
+    offices: tuple[Harness, dict[str, SimulatedUser]],
+) -> None:
+    harness, users = offices
+    with read_session(harness.engine) as session:
+        rounds = {r.office_id: r.id for r in session.exec(select(Round))}
+    jinhu_round, yuhua_round = rounds[1], rounds[2]
+    before = _submitted(harness)
+    zhou = users["reporter Y"]  # of 玉华: tries 金湖's round
+    prompt = zhou.last
+    for data in [
+        f"REPORT:start:{jinhu_round}",
+        f"REPORT:submit:{jinhu_round}",
+        f"REPORT:takeover:{jinhu_round}",
+        f"REPORT:edit:{jinhu_round}:disputes_mediated",
+        f"REPORT:accept:{jinhu_round}:2=999",
+        "REPORT:delete:1",
+        "REPORT:submit:999999",
+        "not even ours",
+    ]:
+        replies = await zhou.press_forged(data, message=prompt)
+        text = "\n".join(r.text for r in replies)
+        assert "金海社区" not in text and "金湖" not in text, (data, text)
+    chen = users["reporter B"]  # same office as 金海社区, another unit: only its own unit
+    (screen,) = await chen.press_forged(f"REPORT:start:{jinhu_round}", message=chen.last)
+    assert screen.text.startswith("（1/8）矛盾纠纷排查")  # 东岭村's own, empty questions
+    replies = await chen.press_forged(f"REPORT:submit:{yuhua_round}", message=chen.last)
+    assert all("青山" not in r.text and "玉华" not in r.text for r in replies)
+    stranger = users["stranger"]
+    (refusal,) = await stranger.send("/report")
+    (refusal,) = await stranger.press_forged(f"REPORT:start:{jinhu_round}", message=refusal)
+    assert NOT_BOUND in refusal.text
+    assert _submitted(harness) == before
+
+
+async def test_the_bot_takes_no_reports_in_group_chats(harness: Harness) -> None:
+    wang = await harness.join(1001, "王芳", unit="jinhai")
+    await harness.open_round("2026-11")
+    harness.server.add_group(-100123, "金海社区工作群")
+
+    async def in_group(text: str) -> list[str]:
+        since = harness.server.message_count(-100123)
+        await harness.wait_handled(await harness.server.send_group_text(1001, -100123, text))
+        return [m.text for m in harness.server.messages(-100123)[since:]]
+
+    assert await in_group("/report") == ["请私聊我填报，我不在群里收集数据。"]
+    code = harness.invite_code(unit="dongling")
+    assert await in_group(f"/start {code}") == ["请私聊我填报，我不在群里收集数据。"]
+    assert await in_group("调解纠纷15宗") == []  # ordinary group chatter is ignored
+    assert await in_group("15") == []
+    with read_session(harness.engine) as session:
+        assert session.exec(select(Value)).all() == []
+        assert session.get(ConversationState, 1) is None
+    (welcome,) = await harness.user(1002, "陈敏").send(f"/start {code}")  # unused in the group
+    assert "欢迎你" in welcome.text
+    assert "金海社区" in wang.last.text  # the reporter's private chat got nothing from the group
