@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import signal
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
@@ -25,6 +26,7 @@ from bot import views
 from bot.config import FigbotConfig
 from bot.i18n import translator
 from bot.logsetup import quiet_http_loggers
+from bot.polling import POLLING_KEY, CommittedPolling
 from bot.runtime import RUNTIME_KEY, SCHEDULER_KEY, Runtime
 from handlers import (
     access,
@@ -92,6 +94,7 @@ def build_application(
         # replies ask for retries explicitly (handlers.common.send).
         .rate_limiter(AIORateLimiter(max_retries=0))
         .concurrent_updates(False)  # one update at a time: per-user order matters
+        .updater(None)  # figbot polls itself (bot.polling): an update is confirmed once handled
         .post_init(post_init)
         .post_stop(post_stop)
         .post_shutdown(post_shutdown)
@@ -151,25 +154,26 @@ async def _on_error(update: object, context: Context) -> None:  # type: ignore[o
             logger.exception("could not tell the user about the error")
 
 
+ALLOWED_UPDATES = [Update.MESSAGE, Update.CALLBACK_QUERY]
+
+
 async def start_polling_in_loop(application: Application, *, poll_timeout: int = 1) -> None:  # type: ignore[type-arg]
-    """Start the Application inside an already running event loop (demo, tests), in the same
-    order as ``run_polling``: initialize → post_init → start → polling."""
+    """Start the Application inside a running event loop, in the order ``run_polling`` would:
+    initialize → post_init → start → polling (figbot's own, confirming only handled updates)."""
     await application.initialize()
     if application.post_init is not None:
         await application.post_init(application)
     await application.start()
-    assert application.updater is not None
-    await application.updater.start_polling(
-        poll_interval=0,
-        timeout=poll_timeout,
-        allowed_updates=[Update.MESSAGE, Update.CALLBACK_QUERY],
-    )
+    polling = CommittedPolling(application, timeout=poll_timeout, allowed_updates=ALLOWED_UPDATES)
+    application.bot_data[POLLING_KEY] = polling
+    polling.start()
 
 
 async def stop_polling_in_loop(application: Application) -> None:  # type: ignore[type-arg]
     """The reverse of :func:`start_polling_in_loop`, as ``run_polling`` ends."""
-    if application.updater is not None and application.updater.running:
-        await application.updater.stop()
+    polling: CommittedPolling | None = application.bot_data.pop(POLLING_KEY, None)
+    if polling is not None:
+        await polling.stop()
     if application.running:
         await application.stop()
     if application.post_stop is not None:
@@ -177,3 +181,21 @@ async def stop_polling_in_loop(application: Application) -> None:  # type: ignor
     await application.shutdown()
     if application.post_shutdown is not None:
         await application.post_shutdown(application)
+
+
+def run_until_signalled(application: Application, *, poll_timeout: int) -> None:  # type: ignore[type-arg]
+    """``figbot run``: serve until SIGINT or SIGTERM, then stop gracefully."""
+
+    async def serve() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, stop.set)
+        await start_polling_in_loop(application, poll_timeout=poll_timeout)
+        try:
+            await stop.wait()
+            logger.info("figbot stopping")
+        finally:
+            await stop_polling_in_loop(application)
+
+    asyncio.run(serve())

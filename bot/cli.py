@@ -11,8 +11,6 @@ from collections.abc import Sequence
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from telegram import Update
-
 from bot.admin import (
     AdminError,
     bot_username,
@@ -39,14 +37,11 @@ logger = logging.getLogger(__name__)
 
 
 def cmd_run(config: FigbotConfig, _args: argparse.Namespace) -> int:
-    from bot.app import build_application
+    from bot.app import build_application, run_until_signalled
 
     application = build_application(config)
     logger.info("figbot starting (long polling, Bot API at %s)", config.telegram.base_url)
-    application.run_polling(
-        allowed_updates=[Update.MESSAGE, Update.CALLBACK_QUERY],
-        timeout=config.telegram.poll_timeout,
-    )
+    run_until_signalled(application, poll_timeout=config.telegram.poll_timeout)
     return 0
 
 
