@@ -162,7 +162,11 @@ async def deliver(config: FigbotConfig, engine: Engine) -> FlushResult:
         config.telegram.token.get_secret_value(),
         base_url=config.telegram.base_url,
         base_file_url=config.telegram.base_file_url,
-        rate_limiter=AIORateLimiter(max_retries=0),
+        rate_limiter=AIORateLimiter(
+            overall_max_rate=config.telegram.max_messages_per_second,
+            overall_time_period=1,
+            max_retries=0,
+        ),
     )
 
     def attachments(key: str) -> tuple[str, bytes]:

@@ -92,7 +92,13 @@ def build_application(
         .context_types(ContextTypes(context=Context))
         # No automatic retries: the outbox reschedules flood-controlled messages itself, and
         # replies ask for retries explicitly (handlers.common.send).
-        .rate_limiter(AIORateLimiter(max_retries=0))
+        .rate_limiter(
+            AIORateLimiter(
+                overall_max_rate=config.telegram.max_messages_per_second,
+                overall_time_period=1,
+                max_retries=0,
+            )
+        )
         .concurrent_updates(False)  # one update at a time: per-user order matters
         .updater(None)  # figbot polls itself (bot.polling): an update is confirmed once handled
         .post_init(post_init)

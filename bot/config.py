@@ -50,6 +50,8 @@ class TelegramConfig(_Section):
     base_file_url: str = "https://api.telegram.org/file/bot"
     bot_username: str = ""
     poll_timeout: int = Field(default=30, ge=0, le=50)
+    # Telegram's broadcast limit; raise it only for a Bot API server that allows more.
+    max_messages_per_second: float = Field(default=30.0, gt=0)
 
 
 class DatabaseConfig(_Section):
