@@ -49,8 +49,9 @@ class Runtime:
     def update_transaction(self, update_id: int) -> Iterator[Session | None]:
         """One write transaction for one Telegram update, marking it processed in the same commit.
 
-        Yields None when the update was already processed (a re-delivery): the caller does
-        nothing and sends nothing.
+        Yields None when the update was already processed (a re-delivery): the caller changes
+        nothing, and only sends the replies kept with it if a crash stopped them
+        (``handlers.common.keep_replies`` / ``send_kept``).
         """
         with write_session(self.engine) as session:
             if not mark_update_processed(session, update_id=update_id):

@@ -64,6 +64,17 @@ class Outgoing:
     text: str
     keyboard: list[list[Button]] = field(default_factory=list)
 
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "text": self.text,
+            "keyboard": [[[b.text, b.callback_data] for b in row] for row in self.keyboard],
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Outgoing:
+        keyboard = [[Button(text, data) for text, data in row] for row in data["keyboard"]]
+        return cls(data["text"], keyboard)
+
     def reply_markup_json(self) -> dict[str, Any] | None:
         """The Bot API's InlineKeyboardMarkup as plain JSON (for the outbox)."""
         if not self.keyboard:

@@ -16,7 +16,7 @@ from telegram.ext import ApplicationHandlerStop, TypeHandler
 
 from bot import views
 from domain.flood import FloodVerdict
-from handlers.common import Context, send
+from handlers.common import Context, answer_query, send
 from models.db import write_session
 from services.onboarding import recognise
 
@@ -34,8 +34,7 @@ async def _refuse(update: Update, context: Context, outgoing: views.Outgoing | N
     """Stop the update here, whatever happens to the refusal being sent: an error in this
     group must not let the update through to the feature handlers."""
     try:
-        if update.callback_query is not None:
-            await update.callback_query.answer()
+        await answer_query(update)
         if outgoing is not None:
             await send(update, context, outgoing)
     except Exception:

@@ -7,6 +7,7 @@ import logging
 from collections.abc import Callable, Coroutine
 from typing import Any
 
+from sqlmodel import Session
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.constants import ParseMode
 from telegram.error import BadRequest
@@ -14,7 +15,8 @@ from telegram.ext import Application, CallbackContext, ExtBot
 
 from bot.runtime import RUNTIME_KEY, SCHEDULER_KEY, Runtime
 from bot.views import Outgoing, not_a_coordinator
-from models.tables import Contact, Role
+from models.db import write_session
+from models.tables import Contact, ProcessedUpdate, Role
 from scheduler.runner import SchedulerRunner
 
 logger = logging.getLogger(__name__)
@@ -96,6 +98,48 @@ async def send(update: Update, context: Context, outgoing: list[Outgoing] | Outg
             reply_markup=keyboard(message),
             rate_limit_args=REPLY_RETRIES,
         )
+
+
+def keep_replies(session: Session, update: Update, outgoing: list[Outgoing] | Outgoing) -> None:
+    """Store the update's replies in its own transaction (see :func:`send_kept`)."""
+    row = session.get(ProcessedUpdate, update.update_id)
+    assert row is not None, "keep_replies runs inside Runtime.update_transaction"
+    messages = outgoing if isinstance(outgoing, list) else [outgoing]
+    row.replies = [message.to_json() for message in messages]
+    session.add(row)
+
+
+async def send_kept(update: Update, context: Context) -> None:
+    """Send the replies committed with the update, unless they were sent already.
+
+    After a crash between the commit and the sending, the update comes again (figbot confirms
+    an update to Telegram only once handled); it is not handled twice, but its replies are
+    sent now — the receipt is not lost. Only a crash in the milliseconds between Telegram
+    accepting a reply and ``replied_at`` being written can repeat a reply.
+    """
+    rt = context.runtime
+    with rt.reading() as session:
+        row = session.get(ProcessedUpdate, update.update_id)
+        kept = list(row.replies or []) if row is not None and row.replied_at is None else []
+    if not kept:
+        return
+    await send(update, context, [Outgoing.from_json(message) for message in kept])
+    with write_session(rt.engine) as session:
+        row = session.get(ProcessedUpdate, update.update_id)
+        if row is not None:
+            row.replied_at = rt.now()
+            session.add(row)
+
+
+async def answer_query(update: Update) -> None:
+    """Stop the button's spinner; a query answered before a restart, or too old, is fine."""
+    query = update.callback_query
+    if query is None:
+        return
+    try:
+        await query.answer()
+    except BadRequest as exc:
+        logger.debug("could not answer the callback query: %s", exc)
 
 
 async def retire_buttons(update: Update) -> None:

@@ -9,7 +9,7 @@ from telegram.ext import CommandHandler
 
 from bot import views
 from domain.periods import Period, PeriodError
-from handlers.common import Context, coordinators_only, send
+from handlers.common import Context, coordinators_only, keep_replies, send, send_kept
 from services.corrections import CorrectionRefused, correct_value, notify_correction
 
 logger = logging.getLogger(__name__)
@@ -35,30 +35,29 @@ async def correct(update: Update, context: Context) -> None:
     reason = " ".join(rest[1:] if period else rest)
     rt = context.runtime
     with rt.update_transaction(update.update_id) as session:
-        if session is None:
-            return
-        try:
-            done = correct_value(
-                session,
-                office_id=contact.office_id,
-                unit_text=unit_text,
-                indicator_text=indicator_text,
-                value_text=value_text,
-                reason=reason,
-                actor=f"{contact.display_name} (tg:{contact.telegram_user_id})",
-                contact_id=contact.id,
-                via="chat",
-                now=rt.now(),
-                period=period,
-            )
-        except CorrectionRefused as refused:
-            outgoing = views.correction_refused(refused, contact.language)
-        else:
-            notify_correction(
-                session, correction=done, now=rt.now(), render=views.correction_notice
-            )
-            outgoing = views.correction_done(done, contact.language)
-    await send(update, context, outgoing)
+        if session is not None:
+            try:
+                done = correct_value(
+                    session,
+                    office_id=contact.office_id,
+                    unit_text=unit_text,
+                    indicator_text=indicator_text,
+                    value_text=value_text,
+                    reason=reason,
+                    actor=f"{contact.display_name} (tg:{contact.telegram_user_id})",
+                    contact_id=contact.id,
+                    via="chat",
+                    now=rt.now(),
+                    period=period,
+                )
+            except CorrectionRefused as refused:
+                keep_replies(session, update, views.correction_refused(refused, contact.language))
+            else:
+                notify_correction(
+                    session, correction=done, now=rt.now(), render=views.correction_notice
+                )
+                keep_replies(session, update, views.correction_done(done, contact.language))
+    await send_kept(update, context)
     await context.scheduler.flush(context.bot)
 
 

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import logging
 
+from sqlmodel import Session
 from telegram import Update
 from telegram.ext import CommandHandler
 
 from bot import views
-from handlers.common import Context, display_name, send
+from handlers.common import Context, display_name, keep_replies, send, send_kept
 from models.tables import Office, Role, Unit
 from services.onboarding import InviteRefused, redeem_invite
 
@@ -16,34 +17,35 @@ logger = logging.getLogger(__name__)
 
 
 async def start(update: Update, context: Context) -> None:
-    user = update.effective_user
-    chat = update.effective_chat
-    assert user is not None and chat is not None
     if not context.args:
         await _who_am_i(update, context)
         return
-    rt = context.runtime
+    with context.runtime.update_transaction(update.update_id) as session:
+        if session is not None:
+            keep_replies(session, update, _redeem(session, update, context, context.args[0]))
+    await send_kept(update, context)
+
+
+def _redeem(session: Session, update: Update, context: Context, code: str) -> views.Outgoing:
+    user = update.effective_user
+    chat = update.effective_chat
+    assert user is not None and chat is not None
     name = display_name(update)
-    with rt.update_transaction(update.update_id) as session:
-        if session is None:
-            return
-        try:
-            binding = redeem_invite(
-                session,
-                code=context.args[0],
-                telegram_user_id=user.id,
-                chat_id=chat.id,
-                display_name=name,
-                language=context.language,
-                now=rt.now(),
-            )
-        except InviteRefused as refused:
-            logger.info("invite refused for user %s: %s", user.id, refused.reason)
-            outgoing = views.invite_refused(refused.reason, context.language)
-        else:
-            logger.info("user %s bound as %s", user.id, binding.role)
-            outgoing = views.welcome(binding, name)
-    await send(update, context, outgoing)
+    try:
+        binding = redeem_invite(
+            session,
+            code=code,
+            telegram_user_id=user.id,
+            chat_id=chat.id,
+            display_name=name,
+            language=context.language,
+            now=context.runtime.now(),
+        )
+    except InviteRefused as refused:
+        logger.info("invite refused for user %s: %s", user.id, refused.reason)
+        return views.invite_refused(refused.reason, context.language)
+    logger.info("user %s bound as %s", user.id, binding.role)
+    return views.welcome(binding, name)
 
 
 async def _who_am_i(update: Update, context: Context) -> None:

@@ -13,7 +13,14 @@ from telegram.ext import CallbackQueryHandler, CommandHandler, MessageHandler, f
 
 from bot import views
 from bot.callbacks import REPORT_PATTERN, ReportCallback
-from handlers.common import Context, retire_buttons, send
+from handlers.common import (
+    Context,
+    answer_query,
+    keep_replies,
+    retire_buttons,
+    send,
+    send_kept,
+)
 from handlers.summaries import annual_report
 from models.tables import Role
 from services import reporting
@@ -28,10 +35,10 @@ async def report_command(update: Update, context: Context) -> None:
         return
     rt = context.runtime
     with rt.update_transaction(update.update_id) as session:
-        if session is None:
-            return
-        screens = reporting.start(session, contact=contact, round_id=None, now=rt.now())
-    await send(update, context, views.render_screens(screens, contact.language))
+        if session is not None:
+            screens = reporting.start(session, contact=contact, round_id=None, now=rt.now())
+            keep_replies(session, update, views.render_screens(screens, contact.language))
+    await send_kept(update, context)
 
 
 async def button(update: Update, context: Context) -> None:
@@ -43,27 +50,26 @@ async def button(update: Update, context: Context) -> None:
         action = reporting.Action(callback.action)
     except ValueError:
         logger.warning("unknown callback data from user %s", contact.telegram_user_id)
-        await query.answer()
+        await answer_query(update)
         stale = reporting.Notice(reporting.NoticeKind.STALE_BUTTON)
         await send(update, context, views.render_screen(stale, contact.language))
         return
     rt = context.runtime
     with rt.update_transaction(update.update_id) as session:
-        if session is None:
-            await query.answer()
-            return
-        screens = reporting.press(
-            session,
-            contact=contact,
-            action=action,
-            round_id=callback.round_id,
-            key=callback.key,
-            now=rt.now(),
-        )
-    await query.answer()
+        if session is not None:
+            screens = reporting.press(
+                session,
+                contact=contact,
+                action=action,
+                round_id=callback.round_id,
+                key=callback.key,
+                now=rt.now(),
+            )
+            keep_replies(session, update, views.render_screens(screens, contact.language))
+    await answer_query(update)
     if action is not reporting.Action.START:
         await retire_buttons(update)
-    await send(update, context, views.render_screens(screens, contact.language))
+    await send_kept(update, context)
 
 
 async def text_answer(update: Update, context: Context) -> None:
@@ -72,10 +78,12 @@ async def text_answer(update: Update, context: Context) -> None:
     contact = context.known_contact
     rt = context.runtime
     with rt.update_transaction(update.update_id) as session:
-        if session is None:
-            return
-        screens = reporting.answer_text(session, contact=contact, text=message.text, now=rt.now())
-    await send(update, context, views.render_screens(screens, contact.language))
+        if session is not None:
+            screens = reporting.answer_text(
+                session, contact=contact, text=message.text, now=rt.now()
+            )
+            keep_replies(session, update, views.render_screens(screens, contact.language))
+    await send_kept(update, context)
 
 
 async def not_text(update: Update, context: Context) -> None:

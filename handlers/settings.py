@@ -6,7 +6,7 @@ from telegram import Update
 from telegram.ext import CommandHandler, MessageHandler, filters
 
 from bot import views
-from handlers.common import Context, send
+from handlers.common import Context, keep_replies, send, send_kept
 from models.tables import Contact, Role
 
 _LANGUAGE_CHOICES = {
@@ -30,13 +30,13 @@ async def lang(update: Update, context: Context) -> None:
         await send(update, context, views.language_usage(contact.language))
         return
     with context.runtime.update_transaction(update.update_id) as session:
-        if session is None:
-            return
-        row = session.get(Contact, contact.id)
-        assert row is not None
-        row.language = choice
-        session.add(row)
-    await send(update, context, views.language_set(choice))
+        if session is not None:
+            row = session.get(Contact, contact.id)
+            assert row is not None
+            row.language = choice
+            session.add(row)
+            keep_replies(session, update, views.language_set(choice))
+    await send_kept(update, context)
 
 
 async def unknown_command(update: Update, context: Context) -> None:

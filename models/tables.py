@@ -234,11 +234,17 @@ class ConversationState(SQLModel, table=True):
 
 
 class ProcessedUpdate(SQLModel, table=True):
-    """Telegram update ids whose effect is committed, so a re-delivered update does nothing."""
+    """Telegram update ids whose effect is committed, so a re-delivered update does nothing
+    but send the replies a crash kept from being sent."""
 
     __tablename__ = "processed_update"
     update_id: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
     processed_at: datetime = _now_field()
+    # The replies, committed with the effect; replied_at is set once they were sent.
+    replies: list[dict[str, Any]] | None = Field(
+        default=None, sa_column=Column(JSON, nullable=True)
+    )
+    replied_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 
 class OutboxMessage(SQLModel, table=True):

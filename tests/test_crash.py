@@ -82,28 +82,37 @@ async def _start_bot(config: Path) -> asyncio.subprocess.Process:
 
 
 async def _reporter(server: LocalBotApiServer, user_id: int, answers: list[int]) -> None:
-    """Answer whatever the bot shows; nudge with /report when it has gone quiet."""
+    """Answer whatever the bot shows; nudge with /report when it has gone quiet. Like a
+    person, the reporter does not answer the same question twice in a row when the bot
+    repeats it (a reply sent again after a crash)."""
     seen = server.message_count(user_id)
     await server.send_text(user_id, "/report")
-    quiet_since = asyncio.get_running_loop().time()
+    loop = asyncio.get_running_loop()
+    quiet_since = loop.time()
+    acted_on = ""
     while True:
         messages = server.messages(user_id)[seen:]
         if not messages:
             await asyncio.sleep(0.05)
-            if asyncio.get_running_loop().time() - quiet_since > PATIENCE:
+            if loop.time() - quiet_since > PATIENCE:
                 seen = server.message_count(user_id)
+                acted_on = ""
                 await server.send_text(user_id, "/report")
-                quiet_since = asyncio.get_running_loop().time()
+                quiet_since = loop.time()
             continue
         seen += len(messages)
-        quiet_since = asyncio.get_running_loop().time()
+        quiet_since = loop.time()
         latest = messages[-1]
-        if "✅ 已提交" in latest.text or "未作改动" in latest.text or "没有变化" in latest.text:
+        if "✅ 已提交" in latest.text or "没有变化" in latest.text:
             return
+        if latest.text == acted_on:
+            continue
         question = QUESTION.match(latest.text)
         if question:
+            acted_on = latest.text
             await server.send_text(user_id, str(answers[int(question[1]) - 1]))
         elif "✅ 提交" in latest.button_texts():
+            acted_on = latest.text
             await server.press_button_by_text(user_id, latest.message_id, "✅ 提交")
 
 
@@ -161,9 +170,13 @@ async def test_sigkill_mid_burst_loses_and_doubles_nothing(
     receipts = [
         sum("✅ 已提交" in m.text for m in server.messages(10_000 + i)) for i in range(REPORTERS)
     ]
-    assert max(receipts) == 1  # never two receipts for one submission
+    # Every receipt arrives (a reply a crash kept from being sent is sent when the update comes
+    # again). Only a kill in the instant between Telegram taking a reply and figbot noting it
+    # can repeat one: at most one per kill, and counted here, not hidden.
+    repeated = sum(n - 1 for n in receipts)
+    assert min(receipts) == 1 and repeated <= kills, receipts
     print(
         f"\n{REPORTERS} reporters, {REPORTERS * len(KEYS)} answers, {kills} SIGKILLs: "
-        f"0 lost, 0 doubled; receipts missing (killed between commit and reply): "
-        f"{receipts.count(0)}; unconfirmed updates at each kill: {in_flight}"
+        f"0 lost, 0 doubled; every receipt delivered, {repeated} repeated by a kill; "
+        f"unconfirmed updates at each kill: {in_flight}"
     )

@@ -315,3 +315,33 @@ async def test_a_quiet_month_in_one_tap_stores_explicit_zeros(harness: Harness) 
         submission = session.exec(select(Submission)).one()
         values = submission_values(session, submission_id=submission.id)
     assert len(values) == 8 and set(values.values()) == {0}
+
+
+async def test_a_reply_that_could_not_be_sent_comes_with_the_repeated_update(
+    harness: Harness,
+) -> None:
+    """Committed but not replied (a crash, or Telegram failing just then): when Telegram
+    delivers the update again, the figure is not stored twice and the receipt arrives once."""
+    wang = await harness.join(1001, "王芳", unit="jinhai")
+    await harness.open_round("2026-11")
+    await wang.press("开始填报")
+    for answer in ANSWERS:
+        await wang.send(answer)
+    review = wang.last
+    # The receipt fails, and so does the apology the error handler tries next.
+    harness.server.fail_next("sendMessage", 500, "Internal Server Error", times=2)
+    since = harness.server.message_count(1001)
+    update_id = await harness.server.press_button_by_text(1001, review.message_id, "提交")
+    await harness.wait_handled(update_id)
+    receipts = [m for m in harness.server.messages(1001)[since:] if "✅ 已提交" in m.text]
+    assert receipts == []  # stored, but the receipt did not get through
+    with read_session(harness.engine) as session:
+        assert session.exec(select(Submission)).one() is not None
+    harness.server.redeliver(update_id)
+    await harness.wait_handled(update_id, times=2)
+    harness.server.redeliver(update_id)
+    await harness.wait_handled(update_id, times=3)
+    receipts = [m for m in harness.server.messages(1001)[since:] if "✅ 已提交" in m.text]
+    assert len(receipts) == 1
+    with read_session(harness.engine) as session:
+        assert len(session.exec(select(ValueRevision)).all()) == len(ANSWERS)

@@ -7,7 +7,8 @@ Create Date: 2026-11-28
 Indicators keep their aliases, bounds and outlier policy; forms their cross-indicator rules;
 a value the explanation given for it; the conversation what waits for confirmation. Values
 become exact decimals so an indicator may take amounts (12.5万元) as well as counts. Failed
-invite redemptions are recorded so guessing codes can be limited per user.
+invite redemptions are recorded so guessing codes can be limited per user. An update's replies
+are kept with its processed mark, so a crash between commit and sending cannot lose them.
 """
 
 from __future__ import annotations
@@ -61,6 +62,11 @@ def upgrade() -> None:
             batch_op.alter_column(
                 column, existing_type=sa.BigInteger(), type_=QUANTITY, existing_nullable=nullable
             )
+    with op.batch_alter_table("processed_update", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("replies", sa.JSON(), nullable=True))
+        batch_op.add_column(
+            sa.Column("replied_at", models.types.UTCDateTime(timezone=True), nullable=True)
+        )
     with op.batch_alter_table("conversation_state", schema=None) as batch_op:
         batch_op.add_column(
             sa.Column("notes", sa.JSON(), nullable=False, server_default=sa.text("'{}'"))
@@ -72,6 +78,9 @@ def downgrade() -> None:
     with op.batch_alter_table("invite_attempt", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_invite_attempt_telegram_user_id"))
     op.drop_table("invite_attempt")
+    with op.batch_alter_table("processed_update", schema=None) as batch_op:
+        batch_op.drop_column("replied_at")
+        batch_op.drop_column("replies")
     with op.batch_alter_table("conversation_state", schema=None) as batch_op:
         batch_op.drop_column("pending")
         batch_op.drop_column("notes")
