@@ -139,7 +139,8 @@ def cmd_open_round(config: FigbotConfig, args: argparse.Namespace) -> int:
             sent = asyncio.run(deliver(config, engine))
             print(
                 f"sent {sent.sent} prompt(s); {sent.retry_later} left queued for the bot; "
-                f"{sent.blocked} blocked; {sent.failed} failed"
+                f"{sent.blocked} blocked; {sent.failed} failed; "
+                f"{sent.ambiguous} timed out (may arrive twice)"
             )
         except Exception as exc:
             print(

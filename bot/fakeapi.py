@@ -74,6 +74,8 @@ DEFAULT_TOKEN = "123456:local-test-token"
 
 Params = dict[str, Any]
 FaultHook = Callable[[str, Params], "Awaitable[web.Response | None] | web.Response | None"]
+# A fault hook may return this to drop the connection without an answer (a reset).
+CONNECTION_RESET: Any = web.Response(status=599, text="connection reset")
 
 MAX_TEXT_LENGTH = 4096
 MAX_CAPTION_LENGTH = 1024
@@ -953,6 +955,11 @@ class LocalBotApiServer:
                 hooked = self.fault_hook(name.lower(), params)
                 if inspect.isawaitable(hooked):
                     hooked = await hooked
+                if hooked is CONNECTION_RESET:
+                    self.stats.faults += 1
+                    if request.transport is not None:
+                        request.transport.abort()  # the client sees the connection reset
+                    return self.error_response(500, "connection reset")
                 if hooked is not None:
                     self.stats.faults += 1
                     return hooked

@@ -263,6 +263,9 @@ class OutboxMessage(SQLModel, table=True):
     reply_markup: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
     status: str = Field(default=OutboxStatus.QUEUED, index=True)
     attempts: int = 0
+    # Sends that timed out or were cut by a crash: Telegram may have delivered them, so the
+    # retry may show the message twice. Counted, so a repeat is known, not hidden.
+    ambiguous: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
     last_error: str | None = None
     not_before: datetime | None = Field(default=None, sa_type=UTCDateTime)
     attachment: str | None = None  # a document made at send time, e.g. "summary-xlsx:<round id>"

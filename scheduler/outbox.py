@@ -22,7 +22,7 @@ from sqlalchemy import Engine, or_, update
 from sqlmodel import col, select
 from telegram import Bot, InlineKeyboardMarkup, InputFile
 from telegram.constants import ParseMode
-from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter
+from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TimedOut
 
 from models.db import write_session
 from models.tables import Contact, OutboxMessage, OutboxStatus
@@ -35,8 +35,10 @@ OUTBOX_JOB = "outbox-flush"
 
 # Makes a document when its outbox item is sent: attachment key -> (file name, bytes).
 AttachmentMaker = Callable[[str], tuple[str, bytes]]
-MAX_ATTEMPTS = 8
 MAX_BACKOFF = timedelta(minutes=10)
+# Network errors are retried (a Telegram outage of hours must not lose prompts) until an item
+# is this old; by then a prompt or reminder has lost its point.
+GIVE_UP_AFTER = timedelta(days=3)
 SENDERS = 8  # messages in flight at once; the rate limiter paces them
 PER_CHAT_INTERVAL = timedelta(seconds=1)
 
@@ -47,6 +49,7 @@ class FlushResult:
     failed: int = 0
     blocked: int = 0
     retry_later: int = 0
+    ambiguous: int = 0  # timed out: may have been delivered; sent again, possibly twice
 
 
 def backoff(attempts: int) -> timedelta:
@@ -77,11 +80,13 @@ def _finish(
     message_id: int | None = None,
     not_before: datetime | None = None,
     renderers: Renderers | None = None,
+    ambiguous: bool = False,
 ) -> None:
     with write_session(engine) as session:
         item = session.get(OutboxMessage, item_id)
         assert item is not None
         item.status = status
+        item.ambiguous += int(ambiguous)
         item.last_error = error
         item.not_before = not_before
         if status is OutboxStatus.SENT:
@@ -105,7 +110,7 @@ def requeue_interrupted(engine: Engine) -> int:
         result = session.exec(  # type: ignore[call-overload]
             update(OutboxMessage)
             .where(col(OutboxMessage.status) == OutboxStatus.SENDING)
-            .values(status=OutboxStatus.QUEUED)
+            .values(status=OutboxStatus.QUEUED, ambiguous=OutboxMessage.ambiguous + 1)
         )
         count = int(result.rowcount or 0)
     if count:
@@ -172,12 +177,13 @@ async def flush_outbox(
         with write_session(engine) as session:
             item = session.get(OutboxMessage, item_id)
             assert item is not None
-            chat_id, text, markup, attempts, attachment = (
+            chat_id, text, markup, attempts, attachment, created_at = (
                 item.chat_id,
                 item.text,
                 item.reply_markup,
                 item.attempts,
                 item.attachment,
+                item.created_at,
             )
             parse_mode = ParseMode(item.parse_mode) if item.parse_mode else None
         try:
@@ -231,9 +237,20 @@ async def flush_outbox(
             _finish(engine, item_id, OutboxStatus.FAILED, now=clock(), error=str(exc))
             result.failed += 1
         except NetworkError as exc:  # includes TimedOut
-            if attempts >= MAX_ATTEMPTS:
+            timed_out = isinstance(exc, TimedOut)
+            if timed_out:
+                result.ambiguous += 1
+                logger.warning("outbox %s: timed out; it may have been delivered", item_id)
+            if clock() - created_at >= GIVE_UP_AFTER:
                 logger.error("outbox %s: giving up after %d attempts: %s", item_id, attempts, exc)
-                _finish(engine, item_id, OutboxStatus.FAILED, now=clock(), error=str(exc))
+                _finish(
+                    engine,
+                    item_id,
+                    OutboxStatus.FAILED,
+                    now=clock(),
+                    error=str(exc),
+                    ambiguous=timed_out,
+                )
                 result.failed += 1
             else:
                 _finish(
@@ -243,6 +260,7 @@ async def flush_outbox(
                     now=clock(),
                     error=str(exc),
                     not_before=clock() + backoff(attempts),
+                    ambiguous=timed_out,
                 )
                 result.retry_later += 1
                 pause.set()

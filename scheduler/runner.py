@@ -136,6 +136,7 @@ class SchedulerRunner:
             result.failed += followup.failed
             result.blocked += followup.blocked
             result.retry_later += followup.retry_later
+            result.ambiguous += followup.ambiguous
         if result.sent or result.failed or result.blocked or result.retry_later:
             logger.info("outbox: %s", result)
         return result

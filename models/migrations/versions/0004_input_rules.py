@@ -8,7 +8,8 @@ Indicators keep their aliases, bounds and outlier policy; forms their cross-indi
 a value the explanation given for it; the conversation what waits for confirmation. Values
 become exact decimals so an indicator may take amounts (12.5万元) as well as counts. Failed
 invite redemptions are recorded so guessing codes can be limited per user. An update's replies
-are kept with its processed mark, so a crash between commit and sending cannot lose them.
+are kept with its processed mark, so a crash between commit and sending cannot lose them. The
+outbox counts sends whose delivery is ambiguous (timed out, or cut by a crash).
 """
 
 from __future__ import annotations
@@ -62,6 +63,10 @@ def upgrade() -> None:
             batch_op.alter_column(
                 column, existing_type=sa.BigInteger(), type_=QUANTITY, existing_nullable=nullable
             )
+    with op.batch_alter_table("outbox_message", schema=None) as batch_op:
+        batch_op.add_column(
+            sa.Column("ambiguous", sa.Integer(), nullable=False, server_default="0")
+        )
     with op.batch_alter_table("processed_update", schema=None) as batch_op:
         batch_op.add_column(sa.Column("replies", sa.JSON(), nullable=True))
         batch_op.add_column(
@@ -78,6 +83,8 @@ def downgrade() -> None:
     with op.batch_alter_table("invite_attempt", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_invite_attempt_telegram_user_id"))
     op.drop_table("invite_attempt")
+    with op.batch_alter_table("outbox_message", schema=None) as batch_op:
+        batch_op.drop_column("ambiguous")
     with op.batch_alter_table("processed_update", schema=None) as batch_op:
         batch_op.drop_column("replied_at")
         batch_op.drop_column("replies")
