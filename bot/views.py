@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 from bot.callbacks import ReportCallback
 from bot.i18n import Html, fmt, translator
 from domain.figures import ProblemKind
+from domain.messages import split_text
 from domain.numbers import RefusalReason
 from domain.periods import Period, PeriodKind
 from models.tables import Role
@@ -85,6 +86,12 @@ class Outgoing:
                 for row in self.keyboard
             ]
         }
+
+
+def split_long(message: Outgoing) -> list[Outgoing]:
+    """A message too long for Telegram as several; the buttons go with the last part."""
+    parts = split_text(message.text)
+    return [Outgoing(text) for text in parts[:-1]] + [Outgoing(parts[-1], message.keyboard)]
 
 
 # ---------------------------------------------------------------- small pieces

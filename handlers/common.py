@@ -14,7 +14,7 @@ from telegram.error import BadRequest
 from telegram.ext import Application, CallbackContext, ExtBot
 
 from bot.runtime import RUNTIME_KEY, SCHEDULER_KEY, Runtime
-from bot.views import Outgoing, not_a_coordinator
+from bot.views import Outgoing, not_a_coordinator, split_long
 from models.db import write_session
 from models.tables import Contact, ProcessedUpdate, Role
 from scheduler.runner import SchedulerRunner
@@ -90,7 +90,8 @@ async def send(update: Update, context: Context, outgoing: list[Outgoing] | Outg
     chat = update.effective_chat
     if chat is None:
         return
-    for message in outgoing if isinstance(outgoing, list) else [outgoing]:
+    messages = outgoing if isinstance(outgoing, list) else [outgoing]
+    for message in [part for whole in messages for part in split_long(whole)]:
         await context.bot.send_message(
             chat.id,
             message.text,

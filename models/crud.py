@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
+from domain.messages import split_text
 from models.tables import (
     Contact,
     Form,
@@ -97,27 +98,34 @@ def enqueue_message(
     unit_id: int | None = None,
     attachment: str | None = None,
 ) -> bool:
-    """Queue a message once per ``dedupe_key``; False if it was queued before."""
+    """Queue a message once per ``dedupe_key``; False if it was queued before.
+
+    A text too long for one Telegram message is queued as parts (sent in order; the buttons
+    go with the last part).
+    """
     exists = session.exec(
         select(OutboxMessage.id).where(OutboxMessage.dedupe_key == dedupe_key)
     ).first()
     if exists is not None:
         return False
-    session.add(
-        OutboxMessage(
-            dedupe_key=dedupe_key,
-            chat_id=chat_id,
-            contact_id=contact_id,
-            text=text,
-            reply_markup=reply_markup,
-            kind=kind,
-            round_id=round_id,
-            unit_id=unit_id,
-            attachment=attachment,
-            created_at=now,
+    parts = [text] if attachment is not None else split_text(text)
+    for number, part in enumerate(parts, start=1):
+        last = number == len(parts)
+        session.add(
+            OutboxMessage(
+                dedupe_key=dedupe_key if number == 1 else f"{dedupe_key}#{number}",
+                chat_id=chat_id,
+                contact_id=contact_id,
+                text=part,
+                reply_markup=reply_markup if last else None,
+                kind=kind,
+                round_id=round_id,
+                unit_id=unit_id,
+                attachment=attachment,
+                created_at=now,
+            )
         )
-    )
-    session.flush()
+        session.flush()  # ids in order: the parts are sent in order
     return True
 
 

@@ -14,6 +14,7 @@ import re
 import signal
 import sys
 from pathlib import Path
+from typing import Any
 
 from sqlmodel import Session, col, select
 
@@ -44,12 +45,14 @@ def _answers(n: int) -> list[int]:
     return [n % 13 + 1, mediated, n % mediated, n % 4, n % 50 + 10]
 
 
-def _crash_config(tmp_path: Path, db_url: str, base_url: str) -> Path:
+def _crash_config(
+    tmp_path: Path, db_url: str, base_url: str, *, reporters: int = REPORTERS
+) -> Path:
     path = _config_file(tmp_path, db_url, base_url=base_url)
     text = path.read_text(encoding="utf-8")
     units = "".join(
         f'\n[[offices.units]]\ncode = "c{i:03d}"\nname = "第{i}社区"\nkind = "社区"\n'
-        for i in range(REPORTERS)
+        for i in range(reporters)
     )
     text = text.replace("\n# Indicators:", units + "\n# Indicators:", 1)
     text = re.sub(
@@ -66,7 +69,14 @@ def _crash_config(tmp_path: Path, db_url: str, base_url: str) -> Path:
     return path
 
 
-async def _start_bot(config: Path) -> asyncio.subprocess.Process:
+async def _start_bot(config: Path, log: Path | None = None) -> asyncio.subprocess.Process:
+    if log is None:
+        return await _spawn(config, asyncio.subprocess.DEVNULL)
+    with log.open("ab") as stderr:  # the child keeps its own copy of the descriptor
+        return await _spawn(config, stderr)
+
+
+async def _spawn(config: Path, stderr: Any) -> asyncio.subprocess.Process:
     return await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
@@ -77,7 +87,7 @@ async def _start_bot(config: Path) -> asyncio.subprocess.Process:
         cwd=ROOT,
         env=_env(),
         stdout=asyncio.subprocess.DEVNULL,
-        stderr=asyncio.subprocess.DEVNULL,
+        stderr=stderr,
     )
 
 
