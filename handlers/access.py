@@ -17,8 +17,9 @@ from telegram.ext import ApplicationHandlerStop, TypeHandler
 from bot import views
 from domain.flood import FloodVerdict
 from handlers.common import Context, answer_query, send
+from models.crud import get_contact
 from models.db import write_session
-from services.onboarding import recognise
+from services.onboarding import needs_recording, recognise
 
 logger = logging.getLogger(__name__)
 
@@ -58,8 +59,14 @@ async def gate(update: Update, context: Context) -> None:
         logger.warning("flood limit: dropping an update of user %s", user.id)
         warning = views.too_fast(context.language) if verdict is FloodVerdict.WARN else None
         await _refuse(update, context, warning)
-    with write_session(rt.engine) as session:
-        context.contact = recognise(session, telegram_user_id=user.id, now=rt.now())
+    # Most updates only read the contact; last-seen times are written at most every few
+    # minutes, so an answer costs one write transaction (its own), not two.
+    with rt.reading() as session:
+        contact = get_contact(session, telegram_user_id=user.id)
+    if needs_recording(contact, rt.now()):
+        with write_session(rt.engine) as session:
+            contact = recognise(session, telegram_user_id=user.id, now=rt.now())
+    context.contact = contact if contact is None or contact.active else None
     if context.contact is None and not _is_start_command(update):
         await _refuse(update, context, views.not_bound(context.language))
 

@@ -186,6 +186,15 @@ def _redeem(
 SEEN_RESOLUTION = timedelta(minutes=1)
 
 
+def needs_recording(contact: Contact | None, now: datetime) -> bool:
+    """Whether :func:`recognise` would change the contact (so needs a write transaction)."""
+    if contact is None:
+        return False
+    if not contact.active:
+        return contact.inactive_reason == "blocked"
+    return contact.last_seen_at is None or now - contact.last_seen_at >= SEEN_RESOLUTION
+
+
 def recognise(session: Session, *, telegram_user_id: int, now: datetime) -> Contact | None:
     """The active contact behind an incoming update, noting when they were last seen.
 

@@ -1,0 +1,163 @@
+"""Benchmark: answers through figbot's full stack next to a bare echo bot, same server, same run.
+
+figbot: local Bot API server → PTB → figbot's polling → access gate → parse/validate → commit
+(SQLite, update marked processed, reply kept) → reply. The echo bot: PTB's own polling and a
+handler that only replies with the text. Both get a burst of answers (the rate) and then a
+stream paced at 100 answers/s (the reply latency, p50/p95).
+
+    python benchmarks/answer_throughput.py              # 200 reporters × 5 answers
+    python benchmarks/answer_throughput.py --reporters 50
+
+Targets: figbot ≥ 50 % of the echo rate; p95 reply latency under 50 ms at 100 answers/s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from sqlmodel import Session, update  # noqa: E402
+from telegram import Update  # noqa: E402
+from telegram.ext import Application, ApplicationBuilder, ContextTypes, MessageHandler, filters  # noqa: E402
+
+from bot.app import build_application, start_polling_in_loop, stop_polling_in_loop  # noqa: E402
+from bot.config import load_config  # noqa: E402
+from bot.fakeapi import LocalBotApiServer  # noqa: E402
+from models.tables import OutboxMessage, OutboxStatus  # noqa: E402
+from services.catalog import prepare_database  # noqa: E402
+from tests.conftest import TEST_TOKEN, Clock  # noqa: E402
+from tests.store_helpers import bind, open_  # noqa: E402
+from tests.test_crash import _answers, _crash_config  # noqa: E402
+
+FIRST_USER = 200_000
+ANSWERS = 5
+PACED_RATE = 100.0
+
+
+async def _replied(server: LocalBotApiServer, user: int, since: int) -> float:
+    await server.wait_for_message(user, since=since, timeout=60)
+    return time.perf_counter()
+
+
+async def measure(
+    server: LocalBotApiServer, users: list[int], answer: Callable[[int, int], str]
+) -> tuple[float, list[float]]:
+    """A burst (rate in answers/s), then a stream at 100/s (latencies in ms)."""
+    counts = {u: server.message_count(u) for u in users}
+    started = time.perf_counter()
+    for step in range(ANSWERS - 2):  # the burst: all answers of all users at once, in order
+        for user in users:
+            await server.send_text(user, answer(user, step))
+    for user in users:
+        await server.wait_for_messages(user, ANSWERS - 2, timeout=120, since=counts[user])
+    rate = len(users) * (ANSWERS - 2) / (time.perf_counter() - started)
+
+    latencies: list[float] = []
+    waits: list[Awaitable[None]] = []
+    for step in (ANSWERS - 2, ANSWERS - 1):  # the paced stream
+        for user in users:
+            since = server.message_count(user)
+            sent = time.perf_counter()
+            await server.send_text(user, answer(user, step))
+
+            async def record(user: int = user, since: int = since, sent: float = sent) -> None:
+                latencies.append((await _replied(server, user, since) - sent) * 1000)
+
+            waits.append(asyncio.ensure_future(record()))
+            await asyncio.sleep(1 / PACED_RATE)
+    await asyncio.gather(*waits)
+    return rate, latencies
+
+
+async def echo(server: LocalBotApiServer, users: list[int]) -> tuple[float, list[float]]:
+    async def reply(update: Update, _: ContextTypes.DEFAULT_TYPE) -> None:
+        assert update.message is not None and update.message.text is not None
+        await update.message.reply_text(update.message.text)
+
+    app: Application = ApplicationBuilder().token(TEST_TOKEN).base_url(server.base_url).build()  # type: ignore[type-arg]
+    app.add_handler(MessageHandler(filters.TEXT, reply))
+    await app.initialize()
+    await app.start()
+    assert app.updater is not None
+    await app.updater.start_polling(poll_interval=0, timeout=1)
+    try:
+        return await measure(server, users, lambda user, step: f"{step + 1}")
+    finally:
+        await app.updater.stop()
+        await app.stop()
+        await app.shutdown()
+
+
+async def figbot(server: LocalBotApiServer, users: list[int]) -> tuple[float, list[float]]:
+    workdir = Path(tempfile.mkdtemp(prefix="figbot-throughput-"))
+    config_path = _crash_config(
+        workdir, f"sqlite:///{workdir / 'b.db'}", server.base_url, reporters=len(users)
+    )
+    config = load_config(config_path, environ={"FIGBOT_TELEGRAM_TOKEN": TEST_TOKEN})
+    engine = prepare_database(config)
+    clock = Clock(datetime.now(UTC))
+    with Session(engine, expire_on_commit=False) as session:
+        for n, user in enumerate(users):
+            bind(session, user_id=user, name=f"填报员{n}", unit=f"c{n:03d}", now=clock())
+        open_(session, clock().strftime("%Y-%m"), now=clock())
+        session.exec(update(OutboxMessage).values(status=OutboxStatus.SENT))  # type: ignore[call-overload]
+        session.commit()
+    engine.dispose()
+    app = build_application(config)
+    await start_polling_in_loop(app)
+    try:
+        for user in users:  # each reporter opens the questions first (not measured)
+            since = server.message_count(user)
+            await server.send_text(user, "/report")
+            await server.wait_for_message(user, since=since, timeout=60)
+        return await measure(server, users, lambda user, step: str(_answers(user)[step]))
+    finally:
+        await stop_polling_in_loop(app)
+
+
+def _p(values: list[float], q: float) -> float:
+    return statistics.quantiles(values, n=100)[int(q) - 1]
+
+
+async def main(reporters: int) -> int:
+    async with LocalBotApiServer(token=TEST_TOKEN) as server:
+        echo_users = [FIRST_USER + n for n in range(reporters)]
+        figbot_users = [FIRST_USER + 10_000 + n for n in range(reporters)]
+        for user in echo_users + figbot_users:
+            server.add_user(user, f"U{user}")
+        echo_rate, echo_latency = await echo(server, echo_users)
+        figbot_rate, figbot_latency = await figbot(server, figbot_users)
+    ratio = figbot_rate / echo_rate
+    print(
+        f"{reporters} reporters; burst of {reporters * (ANSWERS - 2)} answers, "
+        f"then {reporters * 2} paced at {PACED_RATE:.0f}/s"
+    )
+    print(
+        f"  echo bot : {echo_rate:7.1f} answers/s, reply p50 {_p(echo_latency, 50):5.1f} ms, "
+        f"p95 {_p(echo_latency, 95):5.1f} ms"
+    )
+    print(
+        f"  figbot   : {figbot_rate:7.1f} answers/s, reply p50 {_p(figbot_latency, 50):5.1f} ms, "
+        f"p95 {_p(figbot_latency, 95):5.1f} ms"
+    )
+    print(f"  figbot / echo = {ratio:.0%} (target ≥ 50 %); figbot p95 target < 50 ms")
+    ok = ratio >= 0.5 and _p(figbot_latency, 95) < 50
+    print("targets met" if ok else "TARGETS MISSED")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--reporters", type=int, default=200)
+    args = parser.parse_args()
+    raise SystemExit(asyncio.run(main(args.reporters)))
