@@ -71,7 +71,7 @@ class CommittedPolling:
                 raise
             except InvalidToken:
                 logger.critical("the bot token was refused; polling stops")
-                raise
+                return
             except RetryAfter as exc:
                 await self._pause(float(_seconds(exc.retry_after)))
                 continue
@@ -79,8 +79,9 @@ class CommittedPolling:
                 logger.warning("another process is polling this bot token; retrying")
                 await self._pause(5.0)
                 continue
-            except NetworkError as exc:
-                logger.warning("getUpdates failed (%s); retrying in %.0f s", exc, backoff)
+            except Exception as exc:  # NetworkError, or anything unexpected: never stop polling
+                log = logger.warning if isinstance(exc, NetworkError) else logger.exception
+                log("getUpdates failed (%s); retrying in %.0f s", exc, backoff)
                 await self._pause(backoff)
                 backoff = min(backoff * 2, MAX_BACKOFF)
                 continue
@@ -88,7 +89,10 @@ class CommittedPolling:
             for update in updates:
                 if self._stopping.is_set():
                     break  # not handled, not confirmed: delivered again at the next start
-                await self.application.process_update(update)
+                try:
+                    await self.application.process_update(update)
+                except Exception:  # handler errors are PTB's; this is a bug outside them
+                    logger.exception("update %s could not be processed", update.update_id)
                 self.offset = update.update_id + 1
 
     async def _fetch(self) -> tuple[Update, ...]:
