@@ -860,8 +860,12 @@ def _advance(ctx: _Ctx, state: ConversationState, now: datetime) -> list[Screen]
 def _answer_outlier(ctx: _Ctx, state: ConversationState, text: str, now: datetime) -> list[Screen]:
     """While an unusual figure is questioned: a number replaces it, other text explains it."""
     key = state.indicator_key or ctx.keys[0]
+    reading = read_figures(text, ctx.vocabulary())
     try:
-        value = parse_count(text, ctx.indicators[key].measure_word, ctx.decimals(key))
+        if _only_about(reading, key) and reading.figures:  # "调解纠纷7宗": the figure again
+            value = reading.figures[0].value
+        else:
+            value = parse_count(text, ctx.indicators[key].measure_word, ctx.decimals(key))
     except CountRefused as refused:
         if refused.reason is not RefusalReason.NOT_A_NUMBER:
             return [

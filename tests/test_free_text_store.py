@@ -290,9 +290,9 @@ def test_an_unusual_figure_can_be_replaced_by_a_number(session: Session, clock: 
     answer_text(session, contact=wang, text="12", now=clock())
     (question,) = answer_text(session, contact=wang, text="50", now=clock())
     assert isinstance(question, OutlierQuestion)
-    (next_question,) = answer_text(session, contact=wang, text="6", now=clock())
+    (next_question,) = answer_text(session, contact=wang, text="调解纠纷6宗", now=clock())
     assert isinstance(next_question, Question) and next_question.item.key == "mediated_success"
-    assert _draft(session, wang.id or 0)["disputes_mediated"] == 6
+    assert _draft(session, wang.id or 0)["disputes_mediated"] == 6  # the figure, not a note
 
 
 def test_an_unusual_figure_can_be_confirmed_as_it_is(session: Session, clock: Clock) -> None:
