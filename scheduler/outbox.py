@@ -54,7 +54,7 @@ class FlushResult:
 
 def backoff(attempts: int) -> timedelta:
     """Wait before retry number ``attempts`` after a network error: 2 s, 4 s, … up to 10 min."""
-    return min(timedelta(seconds=2**attempts), MAX_BACKOFF)
+    return min(timedelta(seconds=2 ** min(attempts, 20)), MAX_BACKOFF)
 
 
 def _claim(engine: Engine, item_id: int) -> bool:

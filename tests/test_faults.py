@@ -122,3 +122,10 @@ async def test_a_long_outage_leaves_prompts_queued_until_telegram_is_back(
         down = False
         await _drain(bot, engine, clock)
     assert all(len(server.messages(50_000 + n)) == 1 for n in range(20))
+
+
+def test_the_back_off_is_capped_however_many_attempts() -> None:
+    from scheduler.outbox import MAX_BACKOFF, backoff
+
+    assert backoff(1) == timedelta(seconds=2) and backoff(3) == timedelta(seconds=8)
+    assert backoff(500) == MAX_BACKOFF  # three days of retries every 10 minutes
