@@ -74,7 +74,7 @@ async def _corrections(
         await _wait_for(server, user_id, since, "✅ 已保存")
         expected[user_id] = value
         done += 1
-        await asyncio.sleep(0.5)
+        await asyncio.sleep(2.0)  # a person, not a script: well under the flood limit
     return done
 
 
