@@ -409,14 +409,16 @@ def _review(review: Review, language: str) -> Outgoing:
     if review.broken:
         lines += ["", _("⚠️ These figures do not fit together:")]
         for broken in review.broken:
-            values = ("，" if language.startswith("zh") else ", ").join(
-                fmt(
-                    _("{label} {amount}"),
-                    label=item.label,
-                    amount=amount(item.value, item.measure_word, language),
+            values = Html(
+                ("，" if language.startswith("zh") else ", ").join(
+                    fmt(
+                        _("{label} {amount}"),
+                        label=item.label,
+                        amount=amount(item.value, item.measure_word, language),
+                    )
+                    for item in broken.items
                 )
-                for item in broken.items
-            )
+            )  # already escaped, piece by piece
             lines.append(
                 fmt(_("• should be {rule}, but {values}"), rule=broken.shown, values=values)
             )
