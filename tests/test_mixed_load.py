@@ -14,6 +14,7 @@ import signal
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 from sqlmodel import Session, select
 
@@ -47,16 +48,17 @@ class MixedReport:
 
 
 async def _wait_for(
-    server: LocalBotApiServer, chat_id: int, since: int, needle: str
-) -> tuple[int, object]:
+    server: LocalBotApiServer, chat_id: int, since: int, *needles: str
+) -> tuple[int, Any]:
     loop = asyncio.get_running_loop()
     deadline = loop.time() + REPLY_WITHIN
     while loop.time() < deadline:
         for index, message in enumerate(server.messages(chat_id)[since:], start=since):
-            if needle in message.text or needle in message.button_texts():
+            if any(n in message.text or n in message.button_texts() for n in needles):
                 return index + 1, message
         await asyncio.sleep(0.05)
-    raise AssertionError(f"chat {chat_id}: no {needle!r} within {REPLY_WITHIN} s")
+    recent = [m.text[:60] for m in server.messages(chat_id)[-4:]]
+    raise AssertionError(f"chat {chat_id}: no {needles} within {REPLY_WITHIN} s; last: {recent}")
 
 
 async def _corrections(
@@ -70,11 +72,14 @@ async def _corrections(
         since = server.message_count(user_id)
         await server.send_text(user_id, f"更正 讲座{value}场")
         since, readback = await _wait_for(server, user_id, since, "✅ 确认")
-        await server.press_button_by_text(user_id, readback.message_id, "✅ 确认")  # type: ignore[attr-defined]
-        await _wait_for(server, user_id, since, "✅ 已保存")
+        await server.press_button_by_text(user_id, readback.message_id, "✅ 确认")
+        since, shown = await _wait_for(server, user_id, since, "✅ 已保存", "✅ 提交")
+        if "✅ 提交" in shown.button_texts():  # the reporter had the review open: submit it
+            await server.press_button_by_text(user_id, shown.message_id, "✅ 提交")
+            await _wait_for(server, user_id, since, "✅ 已保存")
         expected[user_id] = value
         done += 1
-        await asyncio.sleep(2.0)  # a person, not a script: well under the flood limit
+        await asyncio.sleep(20.0)  # a person correcting now and then, not a script
     return done
 
 
