@@ -79,7 +79,8 @@ async def _corrections(
             await _wait_for(server, user_id, since, "✅ 已保存")
         expected[user_id] = value
         done += 1
-        await asyncio.sleep(20.0)  # a person correcting now and then, not a script
+        # a person correcting now and then, not a script
+        await asyncio.sleep(min(20.0, max(0.0, until - loop.time())))
     return done
 
 
