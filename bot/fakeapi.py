@@ -1786,17 +1786,7 @@ class LocalBotApiServer:
                 f"message {message_id} in chat {user_id} has no inline button with "
                 f"callback_data={callback_data!r}; it shows {sent.buttons!r}"
             )
-        state = self._ensure_user(user_id)
-        query_id = str(next(self._callback_ids))
-        self._callback_queries[query_id] = {"user_id": user_id, "message_id": message_id}
-        payload = {
-            "id": query_id,
-            "from": copy.deepcopy(state.user),
-            "message": copy.deepcopy(sent.message_json),
-            "chat_instance": str((user_id * 2_654_435_761) % 10**18),
-            "data": callback_data,
-        }
-        return self._enqueue("callback_query", payload)
+        return await self.forge_callback(user_id, message_id, callback_data)
 
     async def forge_callback(self, user_id: int, message_id: int, callback_data: str) -> int:
         """A modified client sends ``callback_data`` the message never offered (Telegram lets

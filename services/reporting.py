@@ -973,13 +973,11 @@ def press(
         ):
             return [Notice(NoticeKind.STALE_BUTTON), _current_screen(ctx, state)]
         return _record_answer(ctx, state, key, None, now)
-    if action is Action.CONFIRM:
+    if action in (Action.CONFIRM, Action.DISCARD):
         if state.step != ConversationStep.CONFIRM_FIGURES:
             return [Notice(NoticeKind.STALE_BUTTON), _current_screen(ctx, state)]
-        return _confirm_figures(ctx, state, now)
-    if action is Action.DISCARD:
-        if state.step != ConversationStep.CONFIRM_FIGURES:
-            return [Notice(NoticeKind.STALE_BUTTON), _current_screen(ctx, state)]
+        if action is Action.CONFIRM:
+            return _confirm_figures(ctx, state, now)
         return _discard_figures(ctx, state, now)
     if action is Action.KEEP:
         if state.step != ConversationStep.OUTLIER or key != state.indicator_key:
