@@ -13,11 +13,13 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import Engine
 from sqlmodel import Session
+from telegram import Update
 
 from bot.config import FigbotConfig
+from bot.ordering import lane_of
 from domain.flood import FloodGuard
 from models.crud import mark_update_processed
-from models.db import read_session, write_session
+from models.db import hold_lock, read_session, write_session
 from models.types import utcnow
 
 logger = logging.getLogger(__name__)
@@ -46,14 +48,19 @@ class Runtime:
         return read_session(self.engine)
 
     @contextmanager
-    def update_transaction(self, update_id: int) -> Iterator[Session | None]:
+    def update_transaction(self, update: Update) -> Iterator[Session | None]:
         """One write transaction for one Telegram update, marking it processed in the same commit.
+
+        The user's lock comes first: webhook replicas may be handed two updates of one user at
+        once, and the second must see what the first committed.
 
         Yields None when the update was already processed (a re-delivery): the caller changes
         nothing, and only sends the replies kept with it if a crash stopped them
         (``handlers.common.keep_replies`` / ``send_kept``).
         """
+        update_id = update.update_id
         with write_session(self.engine) as session:
+            hold_lock(session, f"user:{lane_of(update)}")
             if not mark_update_processed(session, update_id=update_id):
                 logger.info("update %s already processed; ignoring the repeat", update_id)
                 yield None

@@ -23,7 +23,7 @@ async def remind(update: Update, context: Context) -> None:
     contact = context.known_contact
     rt = context.runtime
     unit_text = " ".join(context.args or []) or None
-    with rt.update_transaction(update.update_id) as session:
+    with rt.update_transaction(update) as session:
         if session is not None:
             result = remind_now(
                 session,
@@ -47,7 +47,7 @@ async def _override(update: Update, context: Context, *, reopen: bool) -> None:
     period = args[-1] if len(args) > 1 and args[-1][:1].isdigit() else None
     unit_text = " ".join(args[:-1] if period else args)
     rt = context.runtime
-    with rt.update_transaction(update.update_id) as session:
+    with rt.update_transaction(update) as session:
         if session is not None:
             outgoing = _apply_override(session, context, unit_text, period, reopen=reopen)
             keep_replies(session, update, outgoing)

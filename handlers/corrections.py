@@ -34,7 +34,7 @@ async def correct(update: Update, context: Context) -> None:
     period = _period(rest[0]) if rest else None
     reason = " ".join(rest[1:] if period else rest)
     rt = context.runtime
-    with rt.update_transaction(update.update_id) as session:
+    with rt.update_transaction(update) as session:
         if session is not None:
             try:
                 done = correct_value(

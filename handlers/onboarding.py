@@ -20,7 +20,7 @@ async def start(update: Update, context: Context) -> None:
     if not context.args:
         await _who_am_i(update, context)
         return
-    with context.runtime.update_transaction(update.update_id) as session:
+    with context.runtime.update_transaction(update) as session:
         if session is not None:
             keep_replies(session, update, _redeem(session, update, context, context.args[0]))
     await send_kept(update, context)

@@ -34,7 +34,7 @@ async def report_command(update: Update, context: Context) -> None:
         await annual_report(update, context)
         return
     rt = context.runtime
-    with rt.update_transaction(update.update_id) as session:
+    with rt.update_transaction(update) as session:
         if session is not None:
             screens = reporting.start(session, contact=contact, round_id=None, now=rt.now())
             keep_replies(session, update, views.render_screens(screens, contact.language))
@@ -55,7 +55,7 @@ async def button(update: Update, context: Context) -> None:
         await send(update, context, views.render_screen(stale, contact.language))
         return
     rt = context.runtime
-    with rt.update_transaction(update.update_id) as session:
+    with rt.update_transaction(update) as session:
         if session is not None:
             screens = reporting.press(
                 session,
@@ -77,7 +77,7 @@ async def text_answer(update: Update, context: Context) -> None:
     assert message is not None and message.text is not None
     contact = context.known_contact
     rt = context.runtime
-    with rt.update_transaction(update.update_id) as session:
+    with rt.update_transaction(update) as session:
         if session is not None:
             screens = reporting.answer_text(
                 session, contact=contact, text=message.text, now=rt.now()

@@ -29,7 +29,7 @@ async def lang(update: Update, context: Context) -> None:
     if choice is None:
         await send(update, context, views.language_usage(contact.language))
         return
-    with context.runtime.update_transaction(update.update_id) as session:
+    with context.runtime.update_transaction(update) as session:
         if session is not None:
             row = session.get(Contact, contact.id)
             assert row is not None

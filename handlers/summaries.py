@@ -38,21 +38,21 @@ async def summary(update: Update, context: Context) -> None:
     contact = context.known_contact
     rt = context.runtime
     period_text = context.args[0] if context.args else None
-    with rt.reading() as session:
-        try:
+    try:
+        with rt.reading() as session:
             if period_text:
                 target = target_for(session, office_id=contact.office_id, period_text=period_text)
             else:
                 target = default_target(session, office_id=contact.office_id, now=rt.now())
             data = load_summary_input(session, config=rt.config, target=target)
-        except SummaryError as exc:
-            problem = period_text or "no_round"
-            logger.info("summary refused: %s", exc)
-            await send(update, context, views.summary_refused(problem, contact.language))
-            return
-        except PeriodError:
-            await send(update, context, views.summary_refused(period_text or "", contact.language))
-            return
+    except SummaryError as exc:
+        logger.info("summary refused: %s", exc)
+        problem = period_text or "no_round"
+        await send(update, context, views.summary_refused(problem, contact.language))
+        return
+    except PeriodError:
+        await send(update, context, views.summary_refused(period_text or "", contact.language))
+        return
     compiled = await asyncio.to_thread(compile_summary, data)
     workbook = await asyncio.to_thread(write_xlsx, compiled)
     await send(update, context, views.summary_message(compiled, contact.language))
@@ -80,13 +80,13 @@ async def annual_report(update: Update, context: Context) -> None:
     if not (year_text.isdigit() and len(year_text) == 4):
         await send(update, context, views.report_usage(contact.language))
         return
-    with rt.reading() as session:
-        try:
+    try:
+        with rt.reading() as session:
             target = target_for(session, office_id=contact.office_id, period_text=year_text)
             data = load_summary_input(session, config=rt.config, target=target)
-        except (SummaryError, PeriodError):
-            await send(update, context, views.summary_refused(year_text, contact.language))
-            return
+    except (SummaryError, PeriodError):
+        await send(update, context, views.summary_refused(year_text, contact.language))
+        return
     compiled = await asyncio.to_thread(compile_summary, data)
     try:
         text = draft_report(compiled, rt.config.reports.annual_template or DEFAULT_TEMPLATE)
@@ -125,8 +125,8 @@ async def chart(update: Update, context: Context) -> None:
     rt = context.runtime
     trend = len(args) > 1 and args[1].lower() in ("trend", "趋势")
     period_text = args[1] if len(args) > 1 and not trend else None
-    with rt.reading() as session:
-        try:
+    try:
+        with rt.reading() as session:
             if period_text:
                 target = target_for(session, office_id=contact.office_id, period_text=period_text)
             else:
@@ -142,9 +142,9 @@ async def chart(update: Update, context: Context) -> None:
                 )
                 for p in periods
             ]
-        except (SummaryError, PeriodError):
-            await send(update, context, views.summary_refused(period_text or "", contact.language))
-            return
+    except (SummaryError, PeriodError):
+        await send(update, context, views.summary_refused(period_text or "", contact.language))
+        return
     spec = _find_indicator(inputs[-1].indicators, args[0])
     if spec is None:
         await send(

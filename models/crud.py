@@ -9,6 +9,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from domain.messages import split_text
+from models.db import hold_lock
 from models.tables import (
     Contact,
     Form,
@@ -57,8 +58,11 @@ def get_round(session: Session, *, form_id: int, office_id: int, period: str) ->
 def get_submission(
     session: Session, *, round_id: int, unit_id: int, for_update: bool = False
 ) -> Submission | None:
+    """``for_update`` holds the unit's submission for this transaction, also while it does not
+    exist yet (two contacts submitting the first version at once take turns)."""
     query = select(Submission).where(Submission.round_id == round_id, Submission.unit_id == unit_id)
     if for_update:
+        hold_lock(session, f"submission:{round_id}:{unit_id}")
         query = query.with_for_update()
     return session.exec(query).first()
 

@@ -7,6 +7,7 @@ read-then-write transaction cannot hit "database is locked" when it upgrades its
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -15,7 +16,7 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config as AlembicConfig
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlmodel import Session
 
@@ -79,6 +80,20 @@ def write_session(engine: Engine) -> Iterator[Session]:
         except BaseException:
             session.rollback()
             raise
+
+
+def hold_lock(session: Session, name: str) -> None:
+    """Serialize write transactions that share ``name`` across processes, until commit.
+
+    On PostgreSQL a transaction-level advisory lock: webhook replicas handling two updates of
+    one user, or two contacts of one unit submitting at once, take turns instead of both
+    reading the old state. On SQLite there is nothing to do: ``BEGIN IMMEDIATE`` already lets
+    one writer in at a time.
+    """
+    if session.get_bind().dialect.name != "postgresql":
+        return
+    key = int.from_bytes(hashlib.blake2b(name.encode(), digest_size=8).digest(), "big", signed=True)
+    session.connection().execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
 
 
 def alembic_config(url: str) -> AlembicConfig:
