@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -17,8 +21,10 @@ from bot.views import RENDERERS, correction_notice, render_prompt
 from domain.periods import Period
 from models.crud import get_form, get_office, get_unit
 from models.db import write_session
-from models.tables import Office, Role, SchedulerLease
-from scheduler.outbox import FlushResult, flush_outbox
+from models.tables import Office, Role
+from models.types import utcnow
+from scheduler.outbox import FlushResult, flush_outbox, requeue_interrupted
+from scheduler.runner import new_holder_id
 from services.corrections import (
     Correction,
     CorrectionRefusal,
@@ -26,7 +32,7 @@ from services.corrections import (
     correct_value,
     notify_correction,
 )
-from services.lease import SCHEDULER_LEASE
+from services.lease import release, try_acquire
 from services.onboarding import create_invite
 from services.rounds import OpenedRound, open_round
 from services.summary import round_workbook
@@ -147,13 +153,41 @@ def open_rounds(
     return opened
 
 
-def scheduler_holder(engine: Engine, now: datetime) -> str | None:
-    """The running figbot that holds the scheduler lease, if any."""
+@asynccontextmanager
+async def scheduler_lease(
+    engine: Engine, config: FigbotConfig, *, clock: Callable[[], datetime] = utcnow
+) -> AsyncIterator[str | None]:
+    """Hold the scheduler lease while a command sends the outbox itself; yields None when
+    held, else the running figbot that holds it (and sends, so the command must not).
+
+    Without it a ``figbot run`` starting while ``figbot open-round`` sends could send the same
+    prompts: only the lease holder sends, whichever process it is.
+    """
+    holder = f"cli:{new_holder_id()}"
+    ttl = timedelta(seconds=config.scheduler.lease_seconds)
     with write_session(engine) as session:
-        lease = session.get(SchedulerLease, SCHEDULER_LEASE)
-        if lease is None or lease.expires_at <= now:
-            return None
-        return lease.holder
+        held, current = try_acquire(session, holder=holder, now=clock(), ttl=ttl)
+        if held:
+            requeue_interrupted(session)
+    if not held:
+        yield current
+        return
+
+    async def renew() -> None:
+        while True:
+            await asyncio.sleep(ttl.total_seconds() / 3)
+            with write_session(engine) as session:
+                try_acquire(session, holder=holder, now=clock(), ttl=ttl)
+
+    renewing = asyncio.create_task(renew())
+    try:
+        yield None
+    finally:
+        renewing.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await renewing
+        with write_session(engine) as session:
+            release(session, holder=holder)
 
 
 async def deliver(config: FigbotConfig, engine: Engine) -> FlushResult:

@@ -23,11 +23,12 @@ from telegram.ext import (
 )
 
 from bot import views
-from bot.config import FigbotConfig
+from bot.config import FigbotConfig, WebhookConfig
 from bot.i18n import translator
 from bot.logsetup import quiet_http_loggers
-from bot.polling import POLLING_KEY, CommittedPolling
+from bot.polling import CommittedPolling
 from bot.runtime import RUNTIME_KEY, SCHEDULER_KEY, Runtime
+from bot.webhook import WebhookServer
 from handlers import (
     access,
     chasing,
@@ -40,7 +41,6 @@ from handlers import (
 )
 from handlers.common import Context, send
 from models.types import utcnow
-from scheduler.outbox import requeue_interrupted
 from scheduler.runner import SchedulerRunner
 from services.catalog import prepare_database
 
@@ -62,7 +62,6 @@ def build_application(
 
     async def post_init(application: Application) -> None:  # type: ignore[type-arg]
         engine = await asyncio.to_thread(prepare_database, config)
-        requeue_interrupted(engine)
         runtime = Runtime(config=config, engine=engine, clock=clock)
         application.bot_data[RUNTIME_KEY] = runtime
         await _set_commands(application)
@@ -161,25 +160,44 @@ async def _on_error(update: object, context: Context) -> None:  # type: ignore[o
 
 
 ALLOWED_UPDATES = [Update.MESSAGE, Update.CALLBACK_QUERY]
+FEED_KEY = "figbot.feed"  # the polling loop or the webhook server: where updates come from
 
 
 async def start_polling_in_loop(application: Application, *, poll_timeout: int = 1) -> None:  # type: ignore[type-arg]
     """Start the Application inside a running event loop, in the order ``run_polling`` would:
     initialize → post_init → start → polling (figbot's own, confirming only handled updates)."""
+    await _start_application(application)
+    info = await application.bot.get_webhook_info()
+    if info.url:  # Telegram refuses getUpdates while a webhook is set
+        logger.warning("a webhook was set; removing it to serve by long polling")
+        await application.bot.delete_webhook()
+    polling = CommittedPolling(application, timeout=poll_timeout, allowed_updates=ALLOWED_UPDATES)
+    application.bot_data[FEED_KEY] = polling
+    polling.start()
+
+
+async def start_webhook_in_loop(application: Application, config: WebhookConfig) -> WebhookServer:  # type: ignore[type-arg]
+    """Like :func:`start_polling_in_loop`, but Telegram posts updates to ``config.url``."""
+    await _start_application(application)
+    server = WebhookServer(application, config, allowed_updates=ALLOWED_UPDATES)
+    application.bot_data[FEED_KEY] = server
+    await server.start()
+    return server
+
+
+async def _start_application(application: Application) -> None:  # type: ignore[type-arg]
     await application.initialize()
     if application.post_init is not None:
         await application.post_init(application)
     await application.start()
-    polling = CommittedPolling(application, timeout=poll_timeout, allowed_updates=ALLOWED_UPDATES)
-    application.bot_data[POLLING_KEY] = polling
-    polling.start()
 
 
-async def stop_polling_in_loop(application: Application) -> None:  # type: ignore[type-arg]
-    """The reverse of :func:`start_polling_in_loop`, as ``run_polling`` ends."""
-    polling: CommittedPolling | None = application.bot_data.pop(POLLING_KEY, None)
-    if polling is not None:
-        await polling.stop()
+async def stop_serving_in_loop(application: Application) -> None:  # type: ignore[type-arg]
+    """The reverse of the start functions, as ``run_polling`` ends: updates being handled are
+    finished first."""
+    feed: CommittedPolling | WebhookServer | None = application.bot_data.pop(FEED_KEY, None)
+    if feed is not None:
+        await feed.stop()
     if application.running:
         await application.stop()
     if application.post_stop is not None:
@@ -189,19 +207,31 @@ async def stop_polling_in_loop(application: Application) -> None:  # type: ignor
         await application.post_shutdown(application)
 
 
-def run_until_signalled(application: Application, *, poll_timeout: int) -> None:  # type: ignore[type-arg]
-    """``figbot run``: serve until SIGINT or SIGTERM, then stop gracefully."""
+stop_polling_in_loop = stop_serving_in_loop
+
+
+def run_until_signalled(
+    application: Application,  # type: ignore[type-arg]
+    *,
+    poll_timeout: int,
+    webhook: WebhookConfig | None = None,
+) -> None:
+    """``figbot run``: serve until SIGINT or SIGTERM, then stop gracefully. Long polling,
+    or the webhook server when ``webhook`` is given."""
 
     async def serve() -> None:
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(signum, stop.set)
-        await start_polling_in_loop(application, poll_timeout=poll_timeout)
         try:
+            if webhook is None:
+                await start_polling_in_loop(application, poll_timeout=poll_timeout)
+            else:
+                await start_webhook_in_loop(application, webhook)
             await stop.wait()
             logger.info("figbot stopping")
         finally:
-            await stop_polling_in_loop(application)
+            await stop_serving_in_loop(application)
 
     asyncio.run(serve())

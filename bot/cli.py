@@ -11,13 +11,15 @@ from collections.abc import Sequence
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from sqlalchemy import Engine
+
 from bot.admin import (
     AdminError,
     bot_username,
     deliver,
     new_invite,
     open_rounds,
-    scheduler_holder,
+    scheduler_lease,
     set_value,
 )
 from bot.config import ConfigError, FigbotConfig, load_config
@@ -36,12 +38,24 @@ from services.scheduling import calendar
 logger = logging.getLogger(__name__)
 
 
-def cmd_run(config: FigbotConfig, _args: argparse.Namespace) -> int:
+def cmd_run(config: FigbotConfig, args: argparse.Namespace) -> int:
     from bot.app import build_application, run_until_signalled
 
+    if args.webhook and (problems := config.webhook.problems()):
+        print("figbot run --webhook: the config is not ready", file=sys.stderr)
+        for problem in problems:
+            print(f"  {problem}", file=sys.stderr)
+        return 2
     application = build_application(config)
-    logger.info("figbot starting (long polling, Bot API at %s)", config.telegram.base_url)
-    run_until_signalled(application, poll_timeout=config.telegram.poll_timeout)
+    if args.webhook:
+        logger.info("figbot starting (webhook, Bot API at %s)", config.telegram.base_url)
+    else:
+        logger.info("figbot starting (long polling, Bot API at %s)", config.telegram.base_url)
+    run_until_signalled(
+        application,
+        poll_timeout=config.telegram.poll_timeout,
+        webhook=config.webhook if args.webhook else None,
+    )
     return 0
 
 
@@ -131,25 +145,30 @@ def cmd_open_round(config: FigbotConfig, args: argparse.Namespace) -> int:
                 f"{office_name}: round {args.form} {args.period} {state}; "
                 f"{result.prompts_queued} new prompt(s) queued"
             )
-        holder = scheduler_holder(engine, utcnow())
+        asyncio.run(_deliver_unless_running(config, engine))
+    finally:
+        engine.dispose()
+    return 0
+
+
+async def _deliver_unless_running(config: FigbotConfig, engine: Engine) -> None:
+    async with scheduler_lease(engine, config) as holder:
         if holder is not None:
             print(f"the running figbot ({holder}) sends the queued prompts")
-            return 0
+            return
         try:
-            sent = asyncio.run(deliver(config, engine))
-            print(
-                f"sent {sent.sent} prompt(s); {sent.retry_later} left queued for the bot; "
-                f"{sent.blocked} blocked; {sent.failed} failed; "
-                f"{sent.ambiguous} timed out (may arrive twice)"
-            )
+            sent = await deliver(config, engine)
         except Exception as exc:
             print(
                 f"could not reach Telegram now ({type(exc).__name__}); "
                 "the running bot will send the queued prompts"
             )
-    finally:
-        engine.dispose()
-    return 0
+            return
+    print(
+        f"sent {sent.sent} prompt(s); {sent.retry_later} left queued for the bot; "
+        f"{sent.blocked} blocked; {sent.failed} failed; "
+        f"{sent.ambiguous} timed out (may arrive twice)"
+    )
 
 
 def cmd_schedule(config: FigbotConfig, args: argparse.Namespace) -> int:
@@ -285,6 +304,12 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     run = sub.add_parser("run", parents=[common], help="serve Telegram (long polling)")
+    run.add_argument(
+        "--webhook",
+        action="store_true",
+        help="serve updates over HTTP instead ([webhook] in the config); replicas may share a "
+        "database behind a load balancer",
+    )
     run.set_defaults(func=cmd_run)
 
     invite = sub.add_parser("invite", parents=[common], help="print a single-use invite link")

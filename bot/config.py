@@ -11,6 +11,7 @@ import re
 import tomllib
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from apscheduler.triggers.cron import CronTrigger
@@ -31,6 +32,7 @@ from domain.schedule import Offset, OpenFor, Schedule, ScheduleError
 CONFIG_ENV = "FIGBOT_CONFIG"
 TOKEN_ENV = "FIGBOT_TELEGRAM_TOKEN"
 DATABASE_ENV = "FIGBOT_DATABASE_URL"
+WEBHOOK_SECRET_ENV = "FIGBOT_WEBHOOK_SECRET"
 
 Key = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_-]{0,39}$")]
 UNIT_KINDS = {"社区": "community", "村": "village", "community": "community", "village": "village"}
@@ -239,9 +241,53 @@ class SchedulerConfig(_Section):
     remind_cooldown_minutes: int = Field(default=60, ge=0)
 
 
+class WebhookConfig(_Section):
+    """``figbot run --webhook``: Telegram posts updates to ``url``; replicas behind a load
+    balancer each listen on ``listen``:``port`` at the URL's path."""
+
+    url: str = ""
+    listen: str = "127.0.0.1"
+    port: int = Field(default=8080, ge=1, le=65535)
+    secret_token: SecretStr = SecretStr("")
+    max_connections: int = Field(default=40, ge=1, le=100)
+    set_webhook: bool = True
+
+    @field_validator("url")
+    @classmethod
+    def _https(cls, url: str) -> str:
+        if url and not url.startswith(("https://", "http://")):
+            raise ValueError("must be the public https:// address Telegram posts updates to")
+        return url
+
+    @field_validator("secret_token")
+    @classmethod
+    def _token_chars(cls, token: SecretStr) -> SecretStr:
+        value = token.get_secret_value()
+        if value and not re.fullmatch(r"[A-Za-z0-9_-]{1,256}", value):
+            raise ValueError("may only contain A-Z, a-z, 0-9, _ and - (1 to 256 characters)")
+        return token
+
+    @property
+    def path(self) -> str:
+        return urlsplit(self.url).path or "/"
+
+    def problems(self) -> list[str]:
+        """What stops ``--webhook`` from starting, each naming its key."""
+        found = []
+        if not self.url:
+            found.append("webhook.url: set the public address Telegram posts updates to")
+        if not self.secret_token.get_secret_value():
+            found.append(
+                f"webhook.secret_token: set it (or {WEBHOOK_SECRET_ENV}) so only Telegram "
+                "can post updates"
+            )
+        return found
+
+
 class FigbotConfig(_Section):
     telegram: TelegramConfig = TelegramConfig()
     database: DatabaseConfig = DatabaseConfig()
+    webhook: WebhookConfig = WebhookConfig()
     bot: BotConfig = BotConfig()
     scheduler: SchedulerConfig = SchedulerConfig()
     reports: ReportsConfig = ReportsConfig()
@@ -311,12 +357,14 @@ def _format_error(path: Path, error: ValidationError) -> str:
 
 
 def parse_config(data: dict[str, Any], *, source: Path, environ: dict[str, str]) -> FigbotConfig:
-    """Validate raw TOML data; environment variables override the token and database URL."""
+    """Validate raw TOML data; environment variables override the secrets and database URL."""
     data = {**data}
     if token := environ.get(TOKEN_ENV):
         data["telegram"] = {**data.get("telegram", {}), "token": token}
     if url := environ.get(DATABASE_ENV):
         data["database"] = {**data.get("database", {}), "url": url}
+    if secret := environ.get(WEBHOOK_SECRET_ENV):
+        data["webhook"] = {**data.get("webhook", {}), "secret_token": secret}
     try:
         return FigbotConfig.model_validate(data)
     except ValidationError as exc:

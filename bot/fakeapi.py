@@ -53,7 +53,7 @@ from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from aiohttp import BodyPartReader, web
+from aiohttp import BodyPartReader, ClientError, ClientSession, ClientTimeout, web
 
 logger = logging.getLogger(__name__)
 
@@ -78,6 +78,9 @@ FaultHook = Callable[[str, Params], "Awaitable[web.Response | None] | web.Respon
 CONNECTION_RESET: Any = web.Response(status=599, text="connection reset")
 
 MAX_TEXT_LENGTH = 4096
+SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
+WEBHOOK_TIMEOUT = 60.0  # seconds a webhook request may take before it counts as failed
+WEBHOOK_RETRY_SECONDS = 0.2  # first pause before posting a failed update again
 MAX_CAPTION_LENGTH = 1024
 MAX_CALLBACK_DATA_BYTES = 64
 IDLE_QUIET_SECONDS = 0.2
@@ -533,6 +536,9 @@ class _PendingUpdate:
     update: dict[str, Any]
     redelivery: bool = False
     delivered: bool = False
+    posting: bool = False  # a webhook request for it is in flight
+    not_before: float = 0.0  # a failed webhook delivery is retried after this (monotonic)
+    attempts: int = 0
 
     @property
     def update_id(self) -> int:
@@ -760,6 +766,10 @@ class LocalBotApiServer:
         self.answered_callbacks: list[dict[str, Any]] = []
         self.chat_actions: list[tuple[int, str]] = []
         self.webhook_url = ""
+        self.webhook_secret = ""
+        self.webhook_max_connections = 40
+        # Every webhook delivery attempt: (update_id, HTTP status, or 0 for a connection error).
+        self.webhook_attempts: list[tuple[int, int]] = []
         self.allowed_updates: list[str] | None = None
         self.confirmed_offset = 0
         self.stats = ServerStats()
@@ -792,6 +802,7 @@ class LocalBotApiServer:
         self._activity_signal = _Signal()
 
         self._runner: web.AppRunner | None = None
+        self._webhook_task: asyncio.Task[None] | None = None
         self._methods: dict[str, tuple[str, Callable[[Params], Awaitable[Any]]]] = {
             name.lower(): (name, handler)
             for name, handler in {
@@ -851,6 +862,11 @@ class LocalBotApiServer:
             return
         self._closing = True
         self._updates_signal.notify()
+        task, self._webhook_task = self._webhook_task, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
         runner, self._runner = self._runner, None
         await runner.cleanup()
         logger.info("Local Bot API server stopped")
@@ -1577,20 +1593,81 @@ class LocalBotApiServer:
         return True
 
     async def _m_set_webhook(self, params: Params) -> bool:
-        self.webhook_url = _opt_str(params, "url") or ""
+        url = _opt_str(params, "url") or ""
+        if url and not url.startswith(("https://", "http://")):
+            raise _bad_request("bad webhook: An HTTPS URL must be provided for webhook")
+        self.webhook_url = url
+        self.webhook_secret = _opt_str(params, "secret_token") or ""
+        self.webhook_max_connections = min(max(_opt_int(params, "max_connections") or 40, 1), 100)
         allowed = _opt_json(params, "allowed_updates")
         if isinstance(allowed, list):
             self.allowed_updates = [str(kind) for kind in allowed] or None
         if _opt_bool(params, "drop_pending_updates"):
             self._pending.clear()
+        self._updates_signal.notify()  # a long poll in progress ends (409 from now on)
+        if url and self._webhook_task is None:
+            self._webhook_task = asyncio.create_task(self._post_updates(), name="fake-webhook")
         return True
 
     async def _m_delete_webhook(self, params: Params) -> bool:
         self.webhook_url = ""
+        self._updates_signal.notify()
         if _opt_bool(params, "drop_pending_updates"):
             self._pending.clear()
             self._activity_signal.notify()
         return True
+
+    async def _post_updates(self) -> None:
+        """Deliver pending updates to the webhook as Telegram does: up to max_connections
+        requests at once, oldest first; an update stays pending until answered with 2xx, and a
+        failed one is posted again after a pause that grows with each attempt."""
+        posting: set[asyncio.Task[None]] = set()
+        try:
+            async with ClientSession(timeout=ClientTimeout(total=WEBHOOK_TIMEOUT)) as client:
+                while self.webhook_url and not self._closing:
+                    if self.allowed_updates:
+                        self._pending = [e for e in self._pending if e.kind in self.allowed_updates]
+                    now = time.monotonic()
+                    for entry in self._pending:
+                        if len(posting) >= self.webhook_max_connections:
+                            break
+                        if entry.posting or entry.not_before > now:
+                            continue
+                        entry.posting = True
+                        task = asyncio.create_task(self._post_update(client, entry))
+                        posting.add(task)
+                        task.add_done_callback(posting.discard)
+                    await self._updates_signal.wait(WEBHOOK_RETRY_SECONDS)
+                if posting:
+                    await asyncio.wait(posting)
+        finally:
+            self._webhook_task = None
+            for task in posting:
+                task.cancel()
+
+    async def _post_update(self, client: ClientSession, entry: _PendingUpdate) -> None:
+        url = self.webhook_url
+        headers = {SECRET_HEADER: self.webhook_secret} if self.webhook_secret else {}
+        entry.attempts += 1
+        entry.delivered = True
+        self._touch()
+        status = 0
+        try:
+            async with client.post(url, json=entry.update, headers=headers) as response:
+                status = response.status
+                await response.read()
+        except (ClientError, TimeoutError, OSError) as exc:
+            logger.debug("webhook delivery of %s failed: %s", entry.update_id, exc)
+        finally:
+            entry.posting = False
+        self.webhook_attempts.append((entry.update_id, status))
+        if 200 <= status < 300:
+            with contextlib.suppress(ValueError):
+                self._pending.remove(entry)
+        else:
+            entry.not_before = time.monotonic() + min(WEBHOOK_RETRY_SECONDS * entry.attempts, 5.0)
+        self._touch()
+        self._updates_signal.notify()
 
     async def _m_get_webhook_info(self, params: Params) -> dict[str, Any]:
         info: dict[str, Any] = {

@@ -29,13 +29,14 @@ from bot.ordering import ChatLanes, lane_of
 
 logger = logging.getLogger(__name__)
 
-POLLING_KEY = "figbot.polling"
 MAX_BACKOFF = 30.0
 # How often Telegram is asked for new updates while some are being handled: a long poll would
 # return at once (the unconfirmed updates are still there), so a short pause stands in for it.
 BUSY_POLL_SECONDS = 0.1
-# Updates handled at once. Telegram returns at most 100 per call, in-flight ones included.
-MAX_IN_FLIGHT = 32
+# Telegram returns at most this many updates per call, in-flight ones included.
+BATCH_LIMIT = 100
+# Updates handled at once (the rest of a batch waits in its lane or for a free slot).
+MAX_AT_ONCE = 32
 
 
 class CommittedPolling:
@@ -45,19 +46,19 @@ class CommittedPolling:
         *,
         timeout: int,
         allowed_updates: Sequence[str],
-        max_in_flight: int = MAX_IN_FLIGHT,
+        max_at_once: int = MAX_AT_ONCE,
     ) -> None:
         self.application = application
         self.timeout = timeout
         self.allowed_updates = list(allowed_updates)
-        self.max_in_flight = max_in_flight
-        self._lanes = ChatLanes(limit=max_in_flight)
+        self._lanes = ChatLanes(limit=max_at_once)
         self._in_flight: dict[int, asyncio.Task[None]] = {}
         # Handled, but maybe not confirmed yet: Telegram may return them until the offset passes.
         self._finished: set[int] = set()
         self._next: int | None = None  # one past the newest update started
         self._stopping = asyncio.Event()
-        self._progress = asyncio.Event()  # set whenever an in-flight update finishes
+        self._idle = asyncio.Event()  # set while no update is in flight
+        self._idle.set()
         self._fetching = False
         self._task: asyncio.Task[None] | None = None
 
@@ -74,7 +75,6 @@ class CommittedPolling:
     async def stop(self) -> None:
         """Finish the updates being handled, then stop; a pending long poll is abandoned."""
         self._stopping.set()
-        self._progress.set()
         task, self._task = self._task, None
         if task is None:
             return
@@ -93,10 +93,14 @@ class CommittedPolling:
     async def _run(self) -> None:
         backoff = 1.0
         while not self._stopping.is_set():
-            if len(self._in_flight) >= self.max_in_flight:
-                await self._wait_for_progress(None)
-                continue
             busy = bool(self._in_flight)
+            if busy:
+                await self._wait_until_idle(BUSY_POLL_SECONDS)
+                if self._stopping.is_set():
+                    break  # stop() does not interrupt this wait; a long poll now would delay it
+                busy = bool(self._in_flight)
+                if busy and self._known_from_offset() >= BATCH_LIMIT:
+                    continue  # a poll would return only updates already started
             try:
                 updates = await self._fetch(timeout=0 if busy else self.timeout)
             except asyncio.CancelledError:
@@ -118,27 +122,28 @@ class CommittedPolling:
                 backoff = min(backoff * 2, MAX_BACKOFF)
                 continue
             backoff = 1.0
-            started = 0
             for update in updates:
                 if self._stopping.is_set():
                     break  # not handled, not confirmed: delivered again at the next start
-                if self._start(update):
-                    started += 1
-            if busy and not started:
-                await self._wait_for_progress(BUSY_POLL_SECONDS)
+                self._start(update)
 
-    def _start(self, update: Update) -> bool:
+    def _known_from_offset(self) -> int:
+        """Updates at or after the offset that were started already (in flight or handled)."""
+        offset = self.offset or 0
+        return len(self._in_flight) + sum(1 for update_id in self._finished if update_id >= offset)
+
+    def _start(self, update: Update) -> None:
         """Start handling ``update`` unless it is in flight or was handled since the offset."""
         update_id = update.update_id
         if update_id in self._in_flight or update_id in self._finished:
-            return False
+            return
         # An id below the ones started that is neither in flight nor finished since the offset
         # is a copy sent again: handle it; the processed-update mark makes it harmless.
         task = asyncio.create_task(self._handle(update), name=f"figbot-update-{update_id}")
         self._in_flight[update_id] = task
+        self._idle.clear()
         if self._next is None or update_id >= self._next:
             self._next = update_id + 1
-        return True
 
     async def _handle(self, update: Update) -> None:
         try:
@@ -146,7 +151,8 @@ class CommittedPolling:
         finally:
             del self._in_flight[update.update_id]
             self._finished.add(update.update_id)
-            self._progress.set()
+            if not self._in_flight:
+                self._idle.set()
 
     async def _process(self, update: Update) -> None:
         try:
@@ -168,10 +174,9 @@ class CommittedPolling:
         finally:
             self._fetching = False
 
-    async def _wait_for_progress(self, seconds: float | None) -> None:
-        self._progress.clear()
+    async def _wait_until_idle(self, seconds: float | None) -> None:
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._progress.wait(), timeout=seconds)
+            await asyncio.wait_for(self._idle.wait(), timeout=seconds)
 
     async def _pause(self, seconds: float) -> None:
         with contextlib.suppress(TimeoutError):

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import Engine, or_, update
-from sqlmodel import col, select
+from sqlmodel import Session, col, select
 from telegram import Bot, InlineKeyboardMarkup, InputFile
 from telegram.constants import ParseMode
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TimedOut
@@ -104,15 +104,19 @@ def _finish(
                     contact_lost(session, contact=contact, renderers=renderers, now=now)
 
 
-def requeue_interrupted(engine: Engine) -> int:
-    """Items left 'sending' by a crash go back to the queue (delivery may repeat once)."""
-    with write_session(engine) as session:
-        result = session.exec(  # type: ignore[call-overload]
-            update(OutboxMessage)
-            .where(col(OutboxMessage.status) == OutboxStatus.SENDING)
-            .values(status=OutboxStatus.QUEUED, ambiguous=OutboxMessage.ambiguous + 1)
-        )
-        count = int(result.rowcount or 0)
+def requeue_interrupted(session: Session) -> int:
+    """Items left 'sending' by a process that stopped holding the scheduler lease (it crashed)
+    go back to the queue; delivery may repeat once, which ``ambiguous`` counts.
+
+    Called by the process that has just taken the lease, in the same transaction: only the
+    holder sends, so another replica's start-up must not touch items still on their way.
+    """
+    result = session.exec(  # type: ignore[call-overload]
+        update(OutboxMessage)
+        .where(col(OutboxMessage.status) == OutboxStatus.SENDING)
+        .values(status=OutboxStatus.QUEUED, ambiguous=OutboxMessage.ambiguous + 1)
+    )
+    count = int(result.rowcount or 0)
     if count:
         logger.warning("%d outbox item(s) were interrupted while sending; queued again", count)
     return count

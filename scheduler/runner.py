@@ -23,7 +23,7 @@ from telegram.ext import Application, JobQueue
 
 from bot.runtime import Runtime
 from models.db import read_session, write_session
-from scheduler.outbox import OUTBOX_JOB, FlushResult, flush_outbox
+from scheduler.outbox import OUTBOX_JOB, FlushResult, flush_outbox, requeue_interrupted
 from services.chasing import SUMMARY_ATTACHMENT, Renderers
 from services.lease import release, try_acquire
 from services.rounds import PromptRenderer
@@ -69,6 +69,8 @@ class SchedulerRunner:
             held, holder = try_acquire(
                 session, holder=self.holder, now=self.runtime.now(), ttl=self.ttl
             )
+            if held and not self.is_leader:  # taking over: what the last holder left half-sent
+                requeue_interrupted(session)
         if held and not self.is_leader:
             logger.info("this process (%s) now runs the scheduler", self.holder)
         elif not held and (self.is_leader or self._reported_holder != holder):

@@ -6,8 +6,13 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from bot.admin import new_invite, open_rounds
-from bot.app import build_application, start_polling_in_loop, stop_polling_in_loop
-from bot.config import FigbotConfig
+from bot.app import (
+    build_application,
+    start_polling_in_loop,
+    start_webhook_in_loop,
+    stop_serving_in_loop,
+)
+from bot.config import FigbotConfig, WebhookConfig
 from bot.fakeapi import LocalBotApiServer
 from bot.runtime import RUNTIME_KEY, SCHEDULER_KEY, Runtime
 from bot.simulation import SimulatedUser, TrackedApplication
@@ -20,10 +25,19 @@ from tests.conftest import Clock
 
 
 class Harness:
-    def __init__(self, server: LocalBotApiServer, config: FigbotConfig, clock: Clock) -> None:
+    def __init__(
+        self,
+        server: LocalBotApiServer,
+        config: FigbotConfig,
+        clock: Clock,
+        *,
+        webhook: WebhookConfig | None = None,
+    ) -> None:
+        """``webhook``: serve over HTTP (``figbot run --webhook``) instead of long polling."""
         self.server = server
         self.config = config
         self.clock = clock
+        self.webhook = webhook
         self.app: TrackedApplication | None = None
         self.engine = make_engine(config.database.url)
 
@@ -34,7 +48,10 @@ class Harness:
 
     async def start_bot(self) -> None:
         app = build_application(self.config, clock=self.clock, application_class=TrackedApplication)
-        await start_polling_in_loop(app)
+        if self.webhook is None:
+            await start_polling_in_loop(app)
+        else:
+            await start_webhook_in_loop(app, self.webhook)
         self.app = app
         await self.tick()  # the start-up catch-up, awaited so tests start from a settled state
 
@@ -68,7 +85,7 @@ class Harness:
         if self.app is None:
             return
         app, self.app = self.app, None
-        await stop_polling_in_loop(app)
+        await stop_serving_in_loop(app)
 
     async def restart(self) -> None:
         await self.stop_bot()
@@ -122,7 +139,11 @@ class Harness:
 
 @asynccontextmanager
 async def running_harness(
-    server: LocalBotApiServer, config: FigbotConfig, clock: Clock
+    server: LocalBotApiServer,
+    config: FigbotConfig,
+    clock: Clock,
+    *,
+    webhook: WebhookConfig | None = None,
 ) -> AsyncIterator[Harness]:
     """figbot running with ``config`` pointed at ``server``; the outbox is flushed by the tests
     themselves (``Harness.open_round``) rather than by the periodic job."""
@@ -134,7 +155,7 @@ async def running_harness(
             "bot": config.bot.model_copy(update={"outbox_interval_seconds": 3600}),
         }
     )
-    harness = Harness(server, pointed, clock)
+    harness = Harness(server, pointed, clock, webhook=webhook)
     await harness.start_bot()
     try:
         yield harness
