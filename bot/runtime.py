@@ -18,7 +18,7 @@ from telegram import Update
 from bot.config import FigbotConfig
 from bot.ordering import lane_of
 from domain.flood import FloodGuard
-from models.crud import mark_update_processed
+from models.crud import mark_update_processed, retire_stale_replies
 from models.db import hold_lock, read_session, write_session
 from models.types import utcnow
 
@@ -59,10 +59,17 @@ class Runtime:
         (``handlers.common.keep_replies`` / ``send_kept``).
         """
         update_id = update.update_id
+        user_id = lane_of(update)
         with write_session(self.engine) as session:
-            hold_lock(session, f"user:{lane_of(update)}")
-            if not mark_update_processed(session, update_id=update_id):
-                logger.info("update %s already processed; ignoring the repeat", update_id)
+            hold_lock(session, f"user:{user_id}")
+            if not mark_update_processed(session, update_id=update_id, user_id=user_id):
+                if retire_stale_replies(session, update_id=update_id, now=self.now()):
+                    logger.info(
+                        "update %s came again after later ones; not repeating its replies",
+                        update_id,
+                    )
+                else:
+                    logger.info("update %s already processed; ignoring the repeat", update_id)
                 yield None
                 return
             yield session

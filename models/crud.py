@@ -72,7 +72,7 @@ def submission_values(session: Session, *, submission_id: int) -> dict[str, int 
     return {row.indicator_key: row.value for row in rows}
 
 
-def mark_update_processed(session: Session, *, update_id: int) -> bool:
+def mark_update_processed(session: Session, *, update_id: int, user_id: int | None = None) -> bool:
     """Record ``update_id`` in the current transaction; False if it was already processed.
 
     Called first in an update's write transaction, so the mark and the effect commit together.
@@ -81,10 +81,29 @@ def mark_update_processed(session: Session, *, update_id: int) -> bool:
         return False
     try:
         with session.begin_nested():
-            session.add(ProcessedUpdate(update_id=update_id))
+            session.add(ProcessedUpdate(update_id=update_id, user_id=user_id))
             session.flush()
     except IntegrityError:
         return False
+    return True
+
+
+def retire_stale_replies(session: Session, *, update_id: int, now: datetime) -> bool:
+    """For an update delivered again: True (and its kept replies marked as done) when its user
+    has sent a later update since, which the replies would now contradict — an old question
+    shown again after the user has moved on would be answered against the current one."""
+    row = session.get(ProcessedUpdate, update_id)
+    if row is None or row.user_id is None or row.replied_at is not None:
+        return False
+    later = session.exec(
+        select(ProcessedUpdate.update_id).where(
+            ProcessedUpdate.user_id == row.user_id, col(ProcessedUpdate.update_id) > update_id
+        )
+    ).first()
+    if later is None:
+        return False
+    row.replied_at = now
+    session.add(row)
     return True
 
 

@@ -12,7 +12,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Column, UniqueConstraint, text
+from sqlalchemy import JSON, BigInteger, Column, Index, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 from models.types import Quantity, UTCDateTime, utcnow
@@ -238,7 +238,10 @@ class ProcessedUpdate(SQLModel, table=True):
     but send the replies a crash kept from being sent."""
 
     __tablename__ = "processed_update"
+    __table_args__ = (Index("ix_processed_update_user_id_update_id", "user_id", "update_id"),)
     update_id: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
+    # Whose update it was: a repeat's replies are not sent once the user has sent a later one.
+    user_id: int | None = Field(default=None, sa_type=BigInteger)
     processed_at: datetime = _now_field()
     # The replies, committed with the effect; replied_at is set once they were sent.
     replies: list[dict[str, Any]] | None = Field(

@@ -12,8 +12,15 @@ from bot.config import FigbotConfig
 from bot.fakeapi import LocalBotApiServer
 from bot.simulation import SimulatedUser
 from models.crud import submission_values
-from models.db import read_session
-from models.tables import Contact, ConversationState, Role, Submission, ValueRevision
+from models.db import read_session, write_session
+from models.tables import (
+    Contact,
+    ConversationState,
+    ProcessedUpdate,
+    Role,
+    Submission,
+    ValueRevision,
+)
 from tests.conftest import TEST_TOKEN, Clock
 from tests.flow import Harness, running_harness
 
@@ -168,6 +175,51 @@ async def test_a_repeated_update_has_effect_once(harness: Harness) -> None:
         state = session.get(ConversationState, 1)
         assert state is not None
         assert state.draft == {"dispute_screenings": 12, "disputes_mediated": 5}
+
+
+def _forget_reply_was_sent(harness: Harness, update_id: int) -> None:
+    """As if the process died after committing the update, before its replies went out."""
+    with write_session(harness.engine) as session:
+        row = session.get(ProcessedUpdate, update_id)
+        assert row is not None and row.replies
+        row.replied_at = None
+        session.add(row)
+
+
+async def test_a_repeat_resends_lost_replies_unless_the_user_has_moved_on(
+    harness: Harness,
+) -> None:
+    wang = await harness.join(1001, "王芳", unit="jinhai")
+    await harness.open_round("2026-11")
+    await wang.press("开始填报")
+    first = await harness.server.send_text(1001, "12")
+    await harness.wait_handled(first)
+    assert wang.last.text.startswith("（2/8）")
+    # Delivered again after a crash that cut the reply: the question comes (again) once.
+    _forget_reply_was_sent(harness, first)
+    since = harness.server.message_count(1001)
+    harness.server.redeliver(first)
+    await harness.wait_handled(first, times=2)
+    assert [m.text[:5] for m in wang.chat[since:]] == ["（2/8）"]
+    # Once the user has answered on, an old question shown again would be answered against
+    # the current one: it is not repeated.
+    (question,) = await wang.send("5")
+    assert question.text.startswith("（3/8）")
+    _forget_reply_was_sent(harness, first)
+    since = harness.server.message_count(1001)
+    harness.server.redeliver(first)
+    await harness.wait_handled(first, times=3)
+    assert harness.server.message_count(1001) == since
+    (question,) = await wang.send("4")
+    assert question.text.startswith("（4/8）")
+    with read_session(harness.engine) as session:
+        state = session.get(ConversationState, 1)
+        assert state is not None
+        assert state.draft == {
+            "dispute_screenings": 12,
+            "disputes_mediated": 5,
+            "mediated_success": 4,
+        }
 
 
 async def test_change_after_submit_shows_old_and_new(harness: Harness) -> None:
