@@ -25,7 +25,7 @@ def _config_file(tmp_path: Path, db_url: str, *, base_url: str = "", token: str 
     text = text.replace('url = "sqlite:///figbot.db"', f'url = "{db_url}"')
     if base_url:
         text = text.replace('base_url = "https://api.telegram.org/bot"', f'base_url = "{base_url}"')
-    text = text.replace('token = ""', f'token = "{token}"')
+    text = text.replace('\ntoken = ""', f'\ntoken = "{token}"', 1)
     text = text.replace("outbox_interval_seconds = 5", "outbox_interval_seconds = 1")
     path = tmp_path / "config.toml"
     path.write_text(text, encoding="utf-8")
