@@ -249,3 +249,12 @@ def test_the_config_may_be_given_before_or_after_the_command() -> None:
     assert _parser().parse_args(["schedule", "--config", "b.toml"]).config == "b.toml"
     assert _parser().parse_args(["db", "upgrade", "--config", "c.toml"]).config == "c.toml"
     assert _parser().parse_args(["schedule"]).config is None
+
+
+def test_run_webhook_without_address_or_secret_says_which_keys(
+    tmp_path: Path, db_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = _config_file(tmp_path, db_url, token=TEST_TOKEN)
+    assert main(["--config", str(config), "run", "--webhook"]) == 2
+    err = capsys.readouterr().err
+    assert "webhook.url" in err and "webhook.secret_token" in err and TEST_TOKEN not in err

@@ -235,3 +235,15 @@ async def test_when_a_replica_stops_the_other_serves_and_takes_the_scheduler(
             await wang.send(answer)
         (receipt,) = await wang.press("提交")
         assert "✅ 已提交" in receipt.text
+
+
+async def test_long_polling_again_takes_the_webhook_down(
+    server: LocalBotApiServer, config: FigbotConfig, clock: Clock
+) -> None:
+    port = free_port()
+    async with running_harness(server, config, clock, webhook=webhook_config(port)):
+        assert server.webhook_url
+    async with running_harness(server, config, clock) as harness:  # plain `figbot run`
+        assert server.webhook_url == ""
+        wang = await harness.join(1001, "王芳", unit="jinhai")
+        assert "金海社区" in wang.last.text
