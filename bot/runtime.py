@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import Engine
 from sqlmodel import Session
@@ -18,7 +19,7 @@ from telegram import Update
 from bot.config import FigbotConfig
 from bot.ordering import lane_of
 from domain.flood import FloodGuard
-from models.crud import mark_update_processed, retire_stale_replies
+from models.crud import KEPT_REPLIES, mark_update_processed, retire_stale_replies
 from models.db import hold_lock, read_session, write_session
 from models.types import utcnow
 
@@ -26,6 +27,8 @@ logger = logging.getLogger(__name__)
 
 RUNTIME_KEY = "figbot.runtime"
 SCHEDULER_KEY = "figbot.scheduler"
+# Replies kept in memory between commit and sending; the database has them in any case.
+MAX_REMEMBERED_REPLIES = 1000
 
 
 @dataclass
@@ -34,6 +37,7 @@ class Runtime:
     engine: Engine
     clock: Callable[[], datetime] = field(default=utcnow)
     flood: FloodGuard = field(init=False)
+    _committed_replies: dict[int, list[dict[str, Any]]] = field(init=False, default_factory=dict)
 
     def __post_init__(self) -> None:
         self.flood = FloodGuard(
@@ -73,3 +77,13 @@ class Runtime:
                 yield None
                 return
             yield session
+            kept = session.info.pop(KEPT_REPLIES, None)
+        # Committed: the replies may go out (handlers.common.send_kept takes them from here).
+        if kept is not None and kept[0] == update_id:
+            self._committed_replies[update_id] = kept[1]
+            if len(self._committed_replies) > MAX_REMEMBERED_REPLIES:  # never taken: a bug
+                del self._committed_replies[next(iter(self._committed_replies))]
+
+    def take_committed_replies(self, update_id: int) -> list[dict[str, Any]] | None:
+        """The replies this process just committed for ``update_id``, once."""
+        return self._committed_replies.pop(update_id, None)

@@ -15,6 +15,7 @@ from telegram.ext import Application, CallbackContext, ExtBot
 
 from bot.runtime import RUNTIME_KEY, SCHEDULER_KEY, Runtime
 from bot.views import Outgoing, not_a_coordinator, split_long
+from models.crud import keep_update_replies, mark_replies_sent
 from models.db import write_session
 from models.tables import Contact, ProcessedUpdate, Role
 from scheduler.runner import SchedulerRunner
@@ -103,11 +104,9 @@ async def send(update: Update, context: Context, outgoing: list[Outgoing] | Outg
 
 def keep_replies(session: Session, update: Update, outgoing: list[Outgoing] | Outgoing) -> None:
     """Store the update's replies in its own transaction (see :func:`send_kept`)."""
-    row = session.get(ProcessedUpdate, update.update_id)
-    assert row is not None, "keep_replies runs inside Runtime.update_transaction"
     messages = outgoing if isinstance(outgoing, list) else [outgoing]
-    row.replies = [message.to_json() for message in messages]
-    session.add(row)
+    replies = [message.to_json() for message in messages]
+    keep_update_replies(session, update_id=update.update_id, replies=replies)
 
 
 async def send_kept(update: Update, context: Context) -> None:
@@ -119,17 +118,16 @@ async def send_kept(update: Update, context: Context) -> None:
     accepting a reply and ``replied_at`` being written can repeat a reply.
     """
     rt = context.runtime
-    with rt.reading() as session:
-        row = session.get(ProcessedUpdate, update.update_id)
-        kept = list(row.replies or []) if row is not None and row.replied_at is None else []
+    kept = rt.take_committed_replies(update.update_id)
+    if kept is None:  # a repeat, or a handler that kept nothing: what does the database hold?
+        with rt.reading() as session:
+            row = session.get(ProcessedUpdate, update.update_id)
+            kept = list(row.replies or []) if row is not None and row.replied_at is None else []
     if not kept:
         return
     await send(update, context, [Outgoing.from_json(message) for message in kept])
     with write_session(rt.engine) as session:
-        row = session.get(ProcessedUpdate, update.update_id)
-        if row is not None:
-            row.replied_at = rt.now()
-            session.add(row)
+        mark_replies_sent(session, update_id=update.update_id, now=rt.now())
 
 
 async def answer_query(update: Update) -> None:

@@ -5,7 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, col, select
 
 from domain.messages import split_text
@@ -24,6 +26,7 @@ from models.tables import (
     UnitOverride,
     Value,
 )
+from models.types import utcnow
 
 
 def get_office(session: Session, *, code: str) -> Office | None:
@@ -72,20 +75,43 @@ def submission_values(session: Session, *, submission_id: int) -> dict[str, int 
     return {row.indicator_key: row.value for row in rows}
 
 
+KEPT_REPLIES = "figbot.kept_replies"
+
+
 def mark_update_processed(session: Session, *, update_id: int, user_id: int | None = None) -> bool:
     """Record ``update_id`` in the current transaction; False if it was already processed.
 
     Called first in an update's write transaction, so the mark and the effect commit together.
+    One statement (insert unless present) on the hot path of every answer.
     """
-    if session.get(ProcessedUpdate, update_id) is not None:
-        return False
-    try:
-        with session.begin_nested():
-            session.add(ProcessedUpdate(update_id=update_id, user_id=user_id))
-            session.flush()
-    except IntegrityError:
-        return False
-    return True
+    dialect = session.get_bind().dialect.name
+    insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
+    statement = (
+        insert(ProcessedUpdate)
+        .values(update_id=update_id, user_id=user_id, processed_at=utcnow())
+        .on_conflict_do_nothing(index_elements=["update_id"])
+    )
+    result = session.connection().execute(statement)
+    return bool(result.rowcount)
+
+
+def keep_update_replies(session: Session, *, update_id: int, replies: list[dict[str, Any]]) -> None:
+    """The replies of an update being processed, committed with its effect; the session
+    remembers them too, so the process that commits can send them without reading them back."""
+    session.connection().execute(
+        update(ProcessedUpdate)
+        .where(col(ProcessedUpdate.update_id) == update_id)
+        .values(replies=replies)
+    )
+    session.info[KEPT_REPLIES] = (update_id, replies)
+
+
+def mark_replies_sent(session: Session, *, update_id: int, now: datetime) -> None:
+    session.connection().execute(
+        update(ProcessedUpdate)
+        .where(col(ProcessedUpdate.update_id) == update_id)
+        .values(replied_at=now)
+    )
 
 
 def retire_stale_replies(session: Session, *, update_id: int, now: datetime) -> bool:
