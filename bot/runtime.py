@@ -66,7 +66,10 @@ class Runtime:
         user_id = lane_of(update)
         with write_session(self.engine) as session:
             hold_lock(session, f"user:{user_id}")
-            if not mark_update_processed(session, update_id=update_id, user_id=user_id):
+            marked = mark_update_processed(
+                session, update_id=update_id, user_id=user_id, now=self.now()
+            )
+            if not marked:
                 if retire_stale_replies(session, update_id=update_id, now=self.now()):
                     logger.info(
                         "update %s came again after later ones; not repeating its replies",

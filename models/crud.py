@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import delete, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, col, select
@@ -78,7 +78,9 @@ def submission_values(session: Session, *, submission_id: int) -> dict[str, int 
 KEPT_REPLIES = "figbot.kept_replies"
 
 
-def mark_update_processed(session: Session, *, update_id: int, user_id: int | None = None) -> bool:
+def mark_update_processed(
+    session: Session, *, update_id: int, user_id: int | None = None, now: datetime | None = None
+) -> bool:
     """Record ``update_id`` in the current transaction; False if it was already processed.
 
     Called first in an update's write transaction, so the mark and the effect commit together.
@@ -88,7 +90,7 @@ def mark_update_processed(session: Session, *, update_id: int, user_id: int | No
     insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
     statement = (
         insert(ProcessedUpdate)
-        .values(update_id=update_id, user_id=user_id, processed_at=utcnow())
+        .values(update_id=update_id, user_id=user_id, processed_at=now or utcnow())
         .on_conflict_do_nothing(index_elements=["update_id"])
     )
     result = session.connection().execute(statement)
@@ -112,6 +114,13 @@ def mark_replies_sent(session: Session, *, update_id: int, now: datetime) -> Non
         .where(col(ProcessedUpdate.update_id) == update_id)
         .values(replied_at=now)
     )
+
+
+def prune_processed_updates(session: Session, *, before: datetime) -> int:
+    result = session.connection().execute(
+        delete(ProcessedUpdate).where(col(ProcessedUpdate.processed_at) < before)
+    )
+    return int(result.rowcount or 0)
 
 
 def retire_stale_replies(session: Session, *, update_id: int, now: datetime) -> bool:

@@ -15,13 +15,14 @@ import logging
 import os
 import socket
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from telegram import Bot
 from telegram.ext import Application, JobQueue
 
 from bot.runtime import Runtime
+from models.crud import prune_processed_updates
 from models.db import read_session, write_session
 from scheduler.outbox import OUTBOX_JOB, FlushResult, flush_outbox, requeue_interrupted
 from services.chasing import SUMMARY_ATTACHMENT, Renderers
@@ -34,6 +35,9 @@ logger = logging.getLogger(__name__)
 
 SCHEDULE_JOB = "schedule-tick"
 LEASE_JOB = "scheduler-lease"
+# Telegram keeps an undelivered update for 24 hours; a mark kept a week covers any repeat.
+KEEP_PROCESSED = timedelta(days=7)
+PRUNE_EVERY = timedelta(hours=1)
 MAX_SLEEP = timedelta(minutes=5)  # wake at least this often (config edits, clock drift)
 JOB_KWARGS: dict[str, Any] = {"misfire_grace_time": None, "coalesce": True, "max_instances": 1}
 
@@ -56,6 +60,7 @@ class SchedulerRunner:
         # commands like /remind may fire together).
         self._busy = asyncio.Lock()
         self._stopping = asyncio.Event()
+        self._pruned_at: datetime | None = None
 
     @property
     def ttl(self) -> timedelta:
@@ -192,8 +197,23 @@ class SchedulerRunner:
 
     async def _lease_job(self, context: Any) -> None:
         was_leader = self.is_leader
-        if self.heartbeat() and not was_leader:
-            self._schedule_tick(context.job_queue, 0.0)
+        if self.heartbeat():
+            if not was_leader:
+                self._schedule_tick(context.job_queue, 0.0)
+            self.prune_if_due()
+
+    def prune_if_due(self) -> int:
+        """Forget processed-update marks older than Telegram could deliver again (at most
+        hourly, by the lease holder only)."""
+        now = self.runtime.now()
+        if self._pruned_at is not None and now - self._pruned_at < PRUNE_EVERY:
+            return 0
+        self._pruned_at = now
+        with write_session(self.runtime.engine) as session:
+            removed = prune_processed_updates(session, before=now - KEEP_PROCESSED)
+        if removed:
+            logger.info("forgot %d processed-update marks older than %s", removed, KEEP_PROCESSED)
+        return removed
 
     async def _flush_job(self, context: Any) -> None:
         await self.flush(context.bot)

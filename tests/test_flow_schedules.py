@@ -15,7 +15,14 @@ from bot.app import build_application, start_polling_in_loop, stop_polling_in_lo
 from bot.runtime import SCHEDULER_KEY
 from bot.simulation import SimulatedUser
 from models.db import read_session
-from models.tables import Contact, OutboxMessage, OutboxStatus, Role, ScheduleEvent
+from models.tables import (
+    Contact,
+    OutboxMessage,
+    OutboxStatus,
+    ProcessedUpdate,
+    Role,
+    ScheduleEvent,
+)
 from scheduler.runner import SchedulerRunner
 from tests.conftest import Clock
 from tests.flow import Harness
@@ -358,3 +365,24 @@ async def test_the_next_wake_up_is_the_next_due_event(harness: Harness) -> None:
 
 
 del start_polling_in_loop  # imported for symmetry with stop_polling_in_loop in readers' eyes
+
+
+async def test_old_processed_update_marks_are_forgotten_hourly(harness: Harness) -> None:
+    await office(harness)
+    old = await harness.server.send_text(1001, "/report")
+    await harness.wait_handled(old)
+    harness.clock.advance(days=6)
+    recent = await harness.server.send_text(1001, "/report")
+    await harness.wait_handled(recent)
+    with read_session(harness.engine) as session:
+        assert session.get(ProcessedUpdate, old) is not None
+    harness.clock.advance(days=1, minutes=1)
+    assert harness.scheduler.prune_if_due() >= 1
+    with read_session(harness.engine) as session:
+        assert session.get(ProcessedUpdate, old) is None
+        assert session.get(ProcessedUpdate, recent) is not None
+    assert harness.scheduler.prune_if_due() == 0  # at most hourly
+    harness.clock.advance(days=7)
+    assert harness.scheduler.prune_if_due() >= 1
+    with read_session(harness.engine) as session:
+        assert session.get(ProcessedUpdate, recent) is None
