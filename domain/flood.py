@@ -1,8 +1,10 @@
 """Per-user flood limit: one user sending a burst must not stall everyone else.
 
-Updates are handled one at a time, so a user pasting hundreds of messages would hold the queue.
-Past ``limit`` updates within ``window`` a user's further updates are dropped until the window
-has room again; the first dropped update is answered once ("too fast"), the rest silently.
+A user pasting hundreds of messages would take database time and a handling slot from everyone
+else. Past ``limit`` updates within ``window`` a user's further updates are dropped until the
+window has room again; the first dropped update is answered once ("too fast"), the rest
+silently. Times are when the user sent each message, so a backlog queued while figbot was down
+is not mistaken for a burst.
 """
 
 from __future__ import annotations

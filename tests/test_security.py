@@ -50,6 +50,28 @@ async def test_one_user_flooding_is_slowed_down_and_others_are_served(harness: H
     assert "我负责为街道收集" in reply.text
 
 
+HELP = {"text": "/help", "entities": [{"type": "bot_command", "offset": 0, "length": 5}]}
+
+
+async def test_a_backlog_sent_slowly_while_the_bot_was_down_is_not_a_flood(
+    harness: Harness,
+) -> None:
+    wang = await harness.join(1001, "王芳", unit="jinhai")
+    limit = harness.config.bot.flood_messages
+    await harness.stop_bot()
+    start = int(harness.clock().timestamp()) - 3600
+    backlog = [  # one message a minute for the last hour and more, all delivered at restart
+        await harness.server.send_update(1001, "message", {**HELP, "date": start + 60 * i})
+        for i in range(limit + 5)
+    ]
+    since = harness.server.message_count(1001)
+    await harness.start_bot()
+    for update_id in backlog:
+        await harness.wait_handled(update_id)
+    replies = [m.text for m in wang.chat[since:] if "请填报" not in m.text]  # not the prompt
+    assert len(replies) == limit + 5 and all("我负责为街道收集" in text for text in replies)
+
+
 # ---------------------------------------------------------------- who may do what
 SECOND_OFFICE = {
     "code": "yuhua",
