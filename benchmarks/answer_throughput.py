@@ -30,7 +30,7 @@ from sqlmodel import Session, update  # noqa: E402
 from telegram import Update  # noqa: E402
 from telegram.ext import Application, ApplicationBuilder, ContextTypes, MessageHandler, filters  # noqa: E402
 
-from bot.app import build_application, start_polling_in_loop, stop_polling_in_loop  # noqa: E402
+from bot.app import build_application, start_polling_in_loop, stop_serving_in_loop  # noqa: E402
 from bot.config import load_config  # noqa: E402
 from bot.fakeapi import LocalBotApiServer  # noqa: E402
 from models.tables import OutboxMessage, OutboxStatus  # noqa: E402
@@ -122,7 +122,7 @@ async def figbot(server: LocalBotApiServer, users: list[int]) -> tuple[float, li
             await server.wait_for_message(user, since=since, timeout=60)
         return await measure(server, users, lambda user, step: str(_answers(user)[step]))
     finally:
-        await stop_polling_in_loop(app)
+        await stop_serving_in_loop(app)
 
 
 def _p(values: list[float], q: float) -> float:

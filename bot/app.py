@@ -207,9 +207,6 @@ async def stop_serving_in_loop(application: Application) -> None:  # type: ignor
         await application.post_shutdown(application)
 
 
-stop_polling_in_loop = stop_serving_in_loop
-
-
 def run_until_signalled(
     application: Application,  # type: ignore[type-arg]
     *,

@@ -18,7 +18,7 @@ from pydantic import SecretStr
 from sqlmodel import select
 
 from bot.admin import new_invite, open_rounds
-from bot.app import build_application, start_polling_in_loop, stop_polling_in_loop
+from bot.app import build_application, start_polling_in_loop, stop_serving_in_loop
 from bot.config import load_config
 from bot.fakeapi import LocalBotApiServer, SentMessage
 from bot.logsetup import configure_logging
@@ -194,7 +194,7 @@ async def run_demo(*, workdir: str, verbose: bool = False) -> int:
             t.title("6. The coordinator checks who has reported")
             await _say(t, zhao, "/status")
         finally:
-            await stop_polling_in_loop(application)
+            await stop_serving_in_loop(application)
 
         _print_results(t, config.database.url, period)
     return 0

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from sqlmodel import select
 
-from bot.app import build_application, start_polling_in_loop, stop_polling_in_loop
+from bot.app import build_application, start_polling_in_loop, stop_serving_in_loop
 from bot.runtime import SCHEDULER_KEY
 from bot.simulation import SimulatedUser
 from models.db import read_session
@@ -347,7 +347,7 @@ async def test_a_second_runner_on_the_same_database_sends_nothing(
         assert await runner.tick(second.bot) is not None
         assert runner.is_leader
     finally:
-        await stop_polling_in_loop(second)
+        await stop_serving_in_loop(second)
 
 
 async def test_the_next_wake_up_is_the_next_due_event(harness: Harness) -> None:
@@ -364,7 +364,7 @@ async def test_the_next_wake_up_is_the_next_due_event(harness: Harness) -> None:
         assert job.job.misfire_grace_time is None  # a late wake-up still runs
 
 
-del start_polling_in_loop  # imported for symmetry with stop_polling_in_loop in readers' eyes
+del start_polling_in_loop  # imported for symmetry with stop_serving_in_loop in readers' eyes
 
 
 async def test_old_processed_update_marks_are_forgotten_hourly(harness: Harness) -> None:
