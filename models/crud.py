@@ -92,9 +92,10 @@ def mark_update_processed(
         insert(ProcessedUpdate)
         .values(update_id=update_id, user_id=user_id, processed_at=now or utcnow())
         .on_conflict_do_nothing(index_elements=["update_id"])
+        .returning(col(ProcessedUpdate.update_id))
     )
-    result = session.connection().execute(statement)
-    return bool(result.rowcount)
+    # A row comes back only if it was inserted (rowcount is not reliable for this on psycopg).
+    return session.connection().execute(statement).first() is not None
 
 
 def keep_update_replies(session: Session, *, update_id: int, replies: list[dict[str, Any]]) -> None:
