@@ -21,6 +21,9 @@ from telegram import Update
 
 logger = logging.getLogger(__name__)
 
+# Updates handled at once in one process (the rest wait in their lane or for a free slot).
+MAX_AT_ONCE = 32
+
 
 def lane_of(update: object) -> int:
     """The lane an update belongs to: its user (a private chat's id is the user's id)."""
@@ -33,7 +36,7 @@ def lane_of(update: object) -> int:
 
 
 class ChatLanes:
-    def __init__(self, *, limit: int) -> None:
+    def __init__(self, *, limit: int = MAX_AT_ONCE) -> None:
         self._slots = asyncio.Semaphore(limit)
         self._tails: dict[int, asyncio.Future[None]] = {}
 

@@ -25,7 +25,7 @@ from telegram import Update
 from telegram.error import Conflict, InvalidToken, NetworkError, RetryAfter
 from telegram.ext import Application
 
-from bot.ordering import ChatLanes, lane_of
+from bot.ordering import MAX_AT_ONCE, ChatLanes, lane_of
 
 logger = logging.getLogger(__name__)
 
@@ -35,8 +35,6 @@ MAX_BACKOFF = 30.0
 BUSY_POLL_SECONDS = 0.1
 # Telegram returns at most this many updates per call, in-flight ones included.
 BATCH_LIMIT = 100
-# Updates handled at once (the rest of a batch waits in its lane or for a free slot).
-MAX_AT_ONCE = 32
 
 
 class CommittedPolling:

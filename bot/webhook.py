@@ -31,8 +31,6 @@ logger = logging.getLogger(__name__)
 
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 HEALTH_PATH = "/healthz"
-# Updates handled at once in one replica (Telegram posts up to max_connections at once).
-MAX_AT_ONCE = 32
 
 
 class WebhookServer:
@@ -48,7 +46,7 @@ class WebhookServer:
         self.allowed_updates = list(allowed_updates)
         self.port = config.port  # the bound port (differs when config.port is 0, in tests)
         self._secret = config.secret_token.get_secret_value().encode()
-        self._lanes = ChatLanes(limit=MAX_AT_ONCE)
+        self._lanes = ChatLanes()
         self._runner: web.AppRunner | None = None
         self._accepting = False
 

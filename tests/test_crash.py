@@ -16,6 +16,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
 from bot.config import load_config
@@ -69,14 +70,20 @@ def _crash_config(
     return path
 
 
-async def _start_bot(config: Path, log: Path | None = None) -> asyncio.subprocess.Process:
+async def _start_bot(
+    config: Path, log: Path | None = None, *run_args: str
+) -> asyncio.subprocess.Process:
+    """``figbot run`` (``run_args`` added, e.g. ``--webhook``) as a child process; its log is
+    appended to ``log`` when given."""
     if log is None:
-        return await _spawn(config, asyncio.subprocess.DEVNULL)
+        return await _spawn(config, asyncio.subprocess.DEVNULL, run_args)
     with log.open("ab") as stderr:  # the child keeps its own copy of the descriptor
-        return await _spawn(config, stderr)
+        return await _spawn(config, stderr, run_args)
 
 
-async def _spawn(config: Path, stderr: Any) -> asyncio.subprocess.Process:
+async def _spawn(
+    config: Path, stderr: Any, run_args: tuple[str, ...]
+) -> asyncio.subprocess.Process:
     return await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
@@ -84,11 +91,27 @@ async def _spawn(config: Path, stderr: Any) -> asyncio.subprocess.Process:
         "--config",
         str(config),
         "run",
+        *run_args,
         cwd=ROOT,
         env=_env(),
         stdout=asyncio.subprocess.DEVNULL,
         stderr=stderr,
     )
+
+
+def assert_each_answer_stored_once(engine: Engine, *, submitters: int) -> None:
+    """Every submitting unit holds exactly what its reporter sent, and each value was written
+    once (one revision per value): nothing lost, nothing doubled."""
+    with Session(engine) as session:
+        submissions = session.exec(select(Submission)).all()
+        assert len(submissions) == submitters
+        codes = {u.id: u.code for u in session.exec(select(Unit))}
+        for submission in submissions:
+            n = int(codes[submission.unit_id][1:])
+            stored = submission_values(session, submission_id=submission.id or 0)
+            assert stored == dict(zip(KEYS, _answers(n), strict=True)), codes[submission.unit_id]
+        revisions = session.exec(select(ValueRevision).order_by(col(ValueRevision.id))).all()
+        assert len(revisions) == submitters * len(KEYS)
 
 
 async def _reporter(server: LocalBotApiServer, user_id: int, answers: list[int]) -> None:
@@ -165,16 +188,8 @@ async def test_sigkill_mid_burst_loses_and_doubles_nothing(
         await asyncio.wait_for(bot.wait(), timeout=60)
 
     assert kills == KILLS and sum(n > 0 for n in in_flight) >= 2, in_flight  # mid-burst kills
+    assert_each_answer_stored_once(engine, submitters=REPORTERS)
     with Session(engine) as session:
-        submissions = session.exec(select(Submission)).all()
-        assert len(submissions) == REPORTERS
-        codes = {u.id: u.code for u in session.exec(select(Unit))}
-        for submission in submissions:
-            n = int(codes[submission.unit_id][1:])
-            stored = submission_values(session, submission_id=submission.id or 0)
-            assert stored == dict(zip(KEYS, _answers(n), strict=True)), codes[submission.unit_id]
-        revisions = session.exec(select(ValueRevision).order_by(col(ValueRevision.id))).all()
-        assert len(revisions) == REPORTERS * len(KEYS)  # each value written once: no doubles
         assert session.exec(select(ConversationState)).all() == []
     engine.dispose()
     receipts = [

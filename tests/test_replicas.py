@@ -12,22 +12,27 @@ from __future__ import annotations
 import asyncio
 import random
 import signal
-import sys
 from pathlib import Path
 
 from aiohttp import ClientError, ClientSession
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
 from bot.config import load_config
 from bot.fakeapi import LocalBotApiServer
-from models.crud import submission_values
-from models.tables import Role, Submission, Unit, ValueRevision
+from models.tables import Role
 from services.catalog import prepare_database
 from tests.balancer import RoundRobinBalancer
 from tests.conftest import Clock
 from tests.store_helpers import bind
-from tests.test_cli import ROOT, _env, _figbot
-from tests.test_crash import KEYS, _answers, _crash_config, _reporter
+from tests.test_cli import _figbot
+from tests.test_crash import (
+    KEYS,
+    _answers,
+    _crash_config,
+    _reporter,
+    _start_bot,
+    assert_each_answer_stored_once,
+)
 from tests.test_webhook import PATH, SECRET, free_port
 
 REPORTERS = 40  # units; the first SUBMITTERS of them answer, the rest are chased by /remind
@@ -51,23 +56,6 @@ def _replica_configs(
         path.write_text(text.replace("port = 8080", f"port = {port}", 1), encoding="utf-8")
         paths.append(path)
     return paths
-
-
-async def _start_replica(config: Path, log: Path) -> asyncio.subprocess.Process:
-    with log.open("ab") as stderr:
-        return await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "bot.cli",
-            "--config",
-            str(config),
-            "run",
-            "--webhook",
-            cwd=ROOT,
-            env=_env(),
-            stdout=asyncio.subprocess.DEVNULL,
-            stderr=stderr,
-        )
 
 
 async def _healthy(port: int, timeout: float = 30.0) -> None:
@@ -99,7 +87,8 @@ async def test_two_replicas_with_a_kill_lose_and_double_nothing(
         server.add_user(user_id, f"U{user_id}")
     logs = [tmp_path / f"replica-{n}.log" for n in range(2)]
     replicas = [
-        await _start_replica(config, log) for config, log in zip(configs, logs, strict=True)
+        await _start_bot(config, log, "--webhook")
+        for config, log in zip(configs, logs, strict=True)
     ]
     try:
         for port in ports:
@@ -123,7 +112,7 @@ async def test_two_replicas_with_a_kill_lose_and_double_nothing(
         victim = random.Random(6).randrange(2)
         replicas[victim].send_signal(signal.SIGKILL)
         await replicas[victim].wait()
-        replicas[victim] = await _start_replica(configs[victim], logs[victim])
+        replicas[victim] = await _start_bot(configs[victim], logs[victim], "--webhook")
         await _healthy(ports[victim])
         done, pending = await asyncio.wait(reporters, timeout=120)
         stuck = [10_000 + i for i, task in enumerate(reporters) if task in pending]
@@ -154,16 +143,7 @@ async def test_two_replicas_with_a_kill_lose_and_double_nothing(
         texts = [m.text for m in server.messages(10_000 + i)]
         assert sum("请填报" in t for t in texts) == 1, texts  # one prompt each
         assert sum("⏰ 提醒" in t for t in texts) == (0 if i < SUBMITTERS else 1), texts
-    with Session(engine) as session:
-        submissions = session.exec(select(Submission)).all()
-        assert len(submissions) == SUBMITTERS
-        codes = {u.id: u.code for u in session.exec(select(Unit))}
-        for submission in submissions:
-            n = int(codes[submission.unit_id][1:])
-            stored = submission_values(session, submission_id=submission.id or 0)
-            assert stored == dict(zip(KEYS, _answers(n), strict=True)), codes[submission.unit_id]
-        revisions = session.exec(select(ValueRevision).order_by(col(ValueRevision.id))).all()
-        assert len(revisions) == SUBMITTERS * len(KEYS)  # each answer stored once
+    assert_each_answer_stored_once(engine, submitters=SUBMITTERS)
     engine.dispose()
     receipts = [
         sum("✅ 已提交" in m.text for m in server.messages(10_000 + i)) for i in range(SUBMITTERS)

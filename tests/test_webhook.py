@@ -11,7 +11,6 @@ import asyncio
 import socket
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
-from datetime import UTC, datetime
 
 import pytest
 from aiohttp import ClientSession
@@ -28,25 +27,12 @@ from models.tables import ProcessedUpdate, Role, Submission, Unit, ValueRevision
 from tests.balancer import RoundRobinBalancer
 from tests.conftest import Clock
 from tests.flow import Harness, running_harness
+from tests.test_flow_schedules import at
+from tests.test_reporting_store import KEYS
 
 SECRET = "figbot-webhook-secret_1"
 PATH = "/telegram/updates"
 ANSWERS = ["12", "5", "4", "2", "40", "3", "7", "300"]
-KEYS = [
-    "dispute_screenings",
-    "disputes_mediated",
-    "mediated_success",
-    "legal_lectures",
-    "legal_consultations",
-    "contracts_reviewed",
-    "inspections",
-    "leaflets_distributed",
-]
-
-
-def at(text: str) -> datetime:
-    """A Shanghai wall-clock time as UTC."""
-    return datetime.fromisoformat(text + "+08:00").astimezone(UTC)
 
 
 @pytest.fixture
