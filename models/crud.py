@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, update
+from sqlalchemy import bindparam, delete, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, col, select
@@ -41,12 +41,40 @@ def get_form(session: Session, *, key: str) -> Form | None:
     return session.exec(select(Form).where(Form.key == key)).first()
 
 
+# Statements every update runs, built once (building one costs about as much as running it).
+_INDICATORS_BY_KEY = select(Indicator).where(
+    col(Indicator.key).in_(bindparam("keys", expanding=True))
+)
+_CONTACT_BY_USER = select(Contact).where(col(Contact.telegram_user_id) == bindparam("user_id"))
+_MARK_PROCESSED = {
+    name: insert(ProcessedUpdate)
+    .values(
+        update_id=bindparam("update_id"),
+        user_id=bindparam("user_id"),
+        processed_at=bindparam("processed_at"),
+    )
+    .on_conflict_do_nothing(index_elements=["update_id"])
+    .returning(col(ProcessedUpdate.update_id))
+    for name, insert in (("postgresql", postgresql_insert), ("sqlite", sqlite_insert))
+}
+_KEEP_REPLIES = (
+    update(ProcessedUpdate)
+    .where(col(ProcessedUpdate.update_id) == bindparam("id"))
+    .values(replies=bindparam("replies"))
+)
+_MARK_REPLIED = (
+    update(ProcessedUpdate)
+    .where(col(ProcessedUpdate.update_id) == bindparam("id"))
+    .values(replied_at=bindparam("replied_at"))
+)
+
+
 def get_contact(session: Session, *, telegram_user_id: int) -> Contact | None:
-    return session.exec(select(Contact).where(Contact.telegram_user_id == telegram_user_id)).first()
+    return session.exec(_CONTACT_BY_USER, params={"user_id": telegram_user_id}).first()
 
 
 def indicators_by_key(session: Session, *, keys: list[str]) -> dict[str, Indicator]:
-    rows = session.exec(select(Indicator).where(Indicator.key.in_(keys))).all()  # type: ignore[attr-defined]
+    rows = session.exec(_INDICATORS_BY_KEY, params={"keys": keys}).all()
     return {row.key: row for row in rows}
 
 
@@ -86,35 +114,22 @@ def mark_update_processed(
     Called first in an update's write transaction, so the mark and the effect commit together.
     One statement (insert unless present) on the hot path of every answer.
     """
-    dialect = session.get_bind().dialect.name
-    insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
-    statement = (
-        insert(ProcessedUpdate)
-        .values(update_id=update_id, user_id=user_id, processed_at=now or utcnow())
-        .on_conflict_do_nothing(index_elements=["update_id"])
-        .returning(col(ProcessedUpdate.update_id))
-    )
+    connection = session.connection()
+    statement = _MARK_PROCESSED[connection.dialect.name]
+    params = {"update_id": update_id, "user_id": user_id, "processed_at": now or utcnow()}
     # A row comes back only if it was inserted (rowcount is not reliable for this on psycopg).
-    return session.connection().execute(statement).first() is not None
+    return connection.execute(statement, params).first() is not None
 
 
 def keep_update_replies(session: Session, *, update_id: int, replies: list[dict[str, Any]]) -> None:
     """The replies of an update being processed, committed with its effect; the session
     remembers them too, so the process that commits can send them without reading them back."""
-    session.connection().execute(
-        update(ProcessedUpdate)
-        .where(col(ProcessedUpdate.update_id) == update_id)
-        .values(replies=replies)
-    )
+    session.connection().execute(_KEEP_REPLIES, {"id": update_id, "replies": replies})
     session.info[KEPT_REPLIES] = (update_id, replies)
 
 
 def mark_replies_sent(session: Session, *, update_id: int, now: datetime) -> None:
-    session.connection().execute(
-        update(ProcessedUpdate)
-        .where(col(ProcessedUpdate.update_id) == update_id)
-        .values(replied_at=now)
-    )
+    session.connection().execute(_MARK_REPLIED, {"id": update_id, "replied_at": now})
 
 
 def prune_processed_updates(session: Session, *, before: datetime) -> int:

@@ -16,6 +16,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
+from sqlalchemy import bindparam, func
 from sqlmodel import Session, col, select
 
 from domain.figures import ProblemKind, Reading, Vocabulary, read_figures
@@ -33,7 +34,6 @@ from domain.rules import (
 )
 from models.crud import (
     coordinators,
-    get_round,
     get_submission,
     indicators_by_key,
     submission_values,
@@ -219,18 +219,55 @@ Screen = (
 NOTE_LIMIT = 500  # characters of an explanation kept with a value
 
 
+# ---------------------------------------------------------------- hot-path statements
+# Built once: every answer runs them, and building a statement costs as much as running it.
+_FORM_AND_OFFICE = (
+    select(Form, Office)
+    .join(Office, col(Office.id) == bindparam("office_id"))
+    .where(col(Form.id) == bindparam("form_id"))
+)
+_RANKED = (
+    select(
+        col(Value.indicator_key).label("key"),
+        col(Value.value).label("value"),
+        col(Round.period).label("period"),
+        func.row_number()
+        .over(partition_by=col(Value.indicator_key), order_by=col(Round.period).desc())
+        .label("rank"),
+    )
+    .join(Submission, col(Value.submission_id) == col(Submission.id))
+    .join(Round, col(Submission.round_id) == col(Round.id))
+    .where(
+        col(Round.form_id) == bindparam("form_id"),
+        col(Round.office_id) == bindparam("office_id"),
+        col(Submission.unit_id) == bindparam("unit_id"),
+        col(Value.indicator_key).in_(bindparam("keys", expanding=True)),
+        col(Round.period) < bindparam("period"),
+    )
+    .subquery()
+)
+_EARLIER_VALUES = (
+    select(_RANKED.c.key, _RANKED.c.value, _RANKED.c.period)
+    .where(_RANKED.c.rank <= bindparam("depth"))
+    .order_by(_RANKED.c.key, _RANKED.c.period.desc())
+)
+
+
 # ---------------------------------------------------------------- helpers
 class _Ctx:
     """The rows one step works with, loaded once."""
 
-    def __init__(self, session: Session, contact: Contact, round_: Round) -> None:
+    def __init__(
+        self, session: Session, contact: Contact, round_: Round, unit: Unit | None = None
+    ) -> None:
         self.session = session
         self.contact = contact
         self.round = round_
-        unit = session.get(Unit, contact.unit_id)
-        form = session.get(Form, round_.form_id)
-        office = session.get(Office, round_.office_id)
-        assert unit is not None and form is not None and office is not None
+        unit = unit or session.get(Unit, contact.unit_id)
+        form, office = session.exec(
+            _FORM_AND_OFFICE, params={"form_id": round_.form_id, "office_id": round_.office_id}
+        ).one()
+        assert unit is not None
         self.unit = unit
         self.form = form
         self.office = office
@@ -277,7 +314,8 @@ class _Ctx:
             deadline=self.round.deadline,
             lock_at=self.round.lock_at,
             now=now,
-            reopened=self.reopened,
+            # A reopening only matters past the lock: no query for it before.
+            reopened=now >= self.round.lock_at and self.reopened,
         )
 
     def locked_notice(self) -> Notice:
@@ -288,25 +326,11 @@ class _Ctx:
         return Notice(NoticeKind.LOCKED, info=self.info, extra={"coordinators": names})
 
     def previous_value(self, key: str) -> Number | None:
-        previous = get_round(
-            self.session,
-            form_id=self.form.id or 0,
-            office_id=self.office.id or 0,
-            period=self.info.period.previous().code,
-        )
-        if previous is None:
-            return None
-        submission = get_submission(
-            self.session, round_id=previous.id or 0, unit_id=self.unit.id or 0
-        )
-        if submission is None:
-            return None
-        value = self.session.exec(
-            select(Value.value).where(
-                Value.submission_id == submission.id, Value.indicator_key == key
-            )
-        ).first()
-        return value
+        """The unit's value for ``key`` in the period just before this one."""
+        latest = self._earlier_values.get(key)
+        if latest and latest[0][0] == self.info.period.previous().code:
+            return latest[0][1]
+        return None
 
     def _rules(self, key: str) -> dict[str, Any]:
         return self.indicators[key].rules or {}
@@ -368,21 +392,32 @@ class _Ctx:
 
     def history(self, key: str, limit: int) -> list[Number]:
         """The unit's values for ``key`` in its latest earlier periods, the latest first."""
-        rows = self.session.exec(
-            select(Value.value)
-            .join(Submission, col(Value.submission_id) == col(Submission.id))
-            .join(Round, col(Submission.round_id) == col(Round.id))
-            .where(
-                Round.form_id == self.form.id,
-                Round.office_id == self.office.id,
-                Submission.unit_id == self.unit.id,
-                Value.indicator_key == key,
-                col(Round.period) < self.info.period.code,
-            )
-            .order_by(col(Round.period).desc())
-            .limit(limit)
-        ).all()
-        return list(rows)
+        return [value for _, value in self._earlier_values.get(key, [])[:limit]]
+
+    @functools.cached_property
+    def _earlier_values(self) -> dict[str, list[tuple[str, Number]]]:
+        """(period, value) of the unit's latest earlier periods, per indicator, latest first.
+
+        One query serves a whole step: the outlier history of the figure just answered and
+        the previous value shown with the next question. Past periods are not changed by a
+        step, so the draft being edited need not be flushed first."""
+        depth = max([1, *(self.policy(key).history for key in self.keys)])
+        with self.session.no_autoflush:
+            rows = self.session.exec(
+                _EARLIER_VALUES,
+                params={
+                    "form_id": self.form.id,
+                    "office_id": self.office.id,
+                    "unit_id": self.unit.id,
+                    "keys": self.keys,
+                    "period": self.info.period.code,
+                    "depth": depth,
+                },
+            ).all()
+        earlier: dict[str, list[tuple[str, Number]]] = {}
+        for key, value, period in rows:
+            earlier.setdefault(key, []).append((period, value))
+        return earlier
 
     def unusual(self, key: str, value: Number) -> OutlierQuestion | None:
         policy = self.policy(key)
@@ -489,12 +524,12 @@ def _open_rounds_for(session: Session, contact: Contact) -> list[Round]:
     ]
 
 
-def _reporter(session: Session, contact: Contact) -> bool:
-    """A contact of an active unit (a unit removed from the config reports no more)."""
+def _reporting_unit(session: Session, contact: Contact) -> Unit | None:
+    """The contact's unit if it is active (a unit removed from the config reports no more)."""
     if contact.unit_id is None:
-        return False
+        return None
     unit = session.get(Unit, contact.unit_id)
-    return unit is not None and unit.active
+    return unit if unit is not None and unit.active else None
 
 
 # ---------------------------------------------------------------- entry points
@@ -503,12 +538,13 @@ def start(
 ) -> list[Screen]:
     """Begin, resume or reopen filling ``round_id`` (None: the most urgent open round)."""
     now = now or utcnow()
-    if not _reporter(session, contact):
+    unit = _reporting_unit(session, contact)
+    if unit is None:
         return [Notice(NoticeKind.NOT_A_REPORTER)]
     round_ = _pick_round(session, contact, round_id)
     if round_ is None:
         return [Notice(NoticeKind.NO_OPEN_ROUND)]
-    ctx = _Ctx(session, contact, round_)
+    ctx = _Ctx(session, contact, round_, unit)
     state = _state(session, contact)
     refusal = _refuse_if_shut(ctx, state, now)
     if refusal is not None:
@@ -603,14 +639,15 @@ def answer_text(
 ) -> list[Screen]:
     """A text message from the reporter: an answer, figures in words, an explanation."""
     now = now or utcnow()
-    if not _reporter(session, contact):
+    unit = _reporting_unit(session, contact)
+    if unit is None:
         return [Notice(NoticeKind.NOT_A_REPORTER)]
     state = _state(session, contact)
     if state is None:
         return _figures_without_conversation(session, contact, text, now)
     round_ = session.get(Round, state.round_id)
     assert round_ is not None
-    ctx = _Ctx(session, contact, round_)
+    ctx = _Ctx(session, contact, round_, unit)
     refusal = _refuse_if_shut(ctx, state, now)
     if refusal is not None:
         return [refusal]
@@ -927,14 +964,15 @@ def press(
 ) -> list[Screen]:
     """An inline button of the conversation was pressed."""
     now = now or utcnow()
-    if not _reporter(session, contact):
+    unit = _reporting_unit(session, contact)
+    if unit is None:
         return [Notice(NoticeKind.NOT_A_REPORTER)]
     if action is Action.START:
         return start(session, contact=contact, round_id=round_id, now=now)
     round_ = session.get(Round, round_id)
     if round_ is None or round_.office_id != contact.office_id:
         return [Notice(NoticeKind.STALE_BUTTON)]
-    ctx = _Ctx(session, contact, round_)
+    ctx = _Ctx(session, contact, round_, unit)
     if action is Action.TAKE_OVER:
         return _take_over(ctx, now)
     state = _state(session, contact)
@@ -1153,6 +1191,6 @@ def _submit(ctx: _Ctx, state: ConversationState, now: datetime) -> list[Screen]:
 def current(session: Session, *, contact: Contact) -> list[Screen]:
     """The screen the contact is on, to show again (nothing changes)."""
     state = _state(session, contact)
-    if state is None or not _reporter(session, contact):
+    if state is None or _reporting_unit(session, contact) is None:
         return []
     return [_resume(session, contact, state)]

@@ -364,3 +364,27 @@ def test_other_buttons_wait_while_figures_are_read_back(session: Session, clock:
     assert isinstance(stale, Notice) and stale.kind is NoticeKind.STALE_BUTTON
     assert isinstance(shown, FiguresReadBack)
     assert _draft(session, wang.id or 0) == {}
+
+
+def test_history_is_the_units_own_and_the_previous_value_only_the_period_before(
+    session: Session, clock: Clock
+) -> None:
+    """One query serves both the outlier history and the previous value: a unit that did not
+    report last period is shown no previous value, and another unit's figures never count."""
+    wang = bind(session, user_id=1, name="王芳", unit="jinhai", now=clock() - timedelta(days=200))
+    li = bind(session, user_id=2, name="李强", unit="huguang", now=clock() - timedelta(days=200))
+    for months_back, period in [(5, "2026-06"), (4, "2026-07"), (3, "2026-08")]:
+        when = clock() - timedelta(days=31 * months_back)
+        submit(session, wang, open_(session, period, now=when).round_id, ANSWERS, when)
+    october = clock() - timedelta(days=31)  # jinhai skipped September and October
+    submit(
+        session, li, open_(session, "2026-10", now=october).round_id, [99, *ANSWERS[1:]], october
+    )
+    opened = open_(session, "2026-11", now=clock())
+    (first,) = start(session, contact=wang, round_id=opened.round_id, now=clock())
+    assert isinstance(first, Question) and first.previous_value is None  # not huguang's 99
+    (second,) = answer_text(session, contact=wang, text="12", now=clock())
+    assert isinstance(second, Question) and second.previous_value is None  # not August's 5
+    (question,) = answer_text(session, contact=wang, text="27", now=clock())
+    assert isinstance(question, OutlierQuestion)
+    assert (question.median, question.previous_value, question.change_percent) == (5, None, None)
