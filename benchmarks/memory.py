@@ -86,7 +86,7 @@ async def main(contacts: int, seconds: float) -> int:
             await bot.wait()
     print(
         f"{contacts:,} contacts in {units:,} units, a round open ({out.strip()}):\n"
-        f"  resident memory before the round {idle:.0f} MB, peak while prompting {peak:.0f} MB "
+        f"  resident memory 3 s after start-up {idle:.0f} MB, peak while prompting {peak:.0f} MB "
         f"over {seconds:.0f} s (messages accepted by the server: {sent})"
     )
     ok = peak < 200

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
 from domain.periods import Period, PeriodKind
@@ -61,8 +62,8 @@ class RoundError(ValueError):
     """The round cannot be opened (unknown form or office, wrong period kind)."""
 
 
-def prompt_key(form: Form, period: Period, office: Office, contact: Contact) -> str:
-    return f"round-open:{form.key}:{period.code}:{office.code}:{contact.id}"
+def prompt_key(form: Form, period: Period, office: Office, contact_id: int | None) -> str:
+    return f"round-open:{form.key}:{period.code}:{office.code}:{contact_id}"
 
 
 def open_round(
@@ -127,27 +128,33 @@ def queue_prompts(
         ).all()
     )
     submitted = select(Submission.unit_id).where(Submission.round_id == round_.id)
-    reporters = session.exec(
-        select(Contact, Unit)
+    reporters = session.execute(  # columns, not objects: an office may have 10,000 reporters
+        sa_select(
+            col(Contact.id),
+            col(Contact.chat_id),
+            col(Contact.language),
+            col(Unit.id),
+            col(Unit.name),
+        )
         .join(Unit, col(Contact.unit_id) == col(Unit.id))
         .where(
-            Contact.office_id == office.id,
-            Contact.role == Role.REPORTER,
-            Contact.active == True,  # noqa: E712
-            Unit.active == True,  # noqa: E712
+            col(Contact.office_id) == office.id,
+            col(Contact.role) == Role.REPORTER,
+            col(Contact.active).is_(True),
+            col(Unit.active).is_(True),
             col(Unit.id).not_in(submitted),
         )
         .order_by(col(Unit.id), col(Contact.id))
     ).all()
     queued = 0
-    for contact, unit in reporters:
-        if contact.id in prompted:
+    for contact_id, chat_id, language, unit_id, unit_name in reporters:
+        if contact_id in prompted:
             continue
         text, markup = render_prompt(
             Prompt(
                 round_id=round_.id,
-                language=contact.language,
-                unit_name=unit.name,
+                language=language,
+                unit_name=unit_name,
                 form_name=form.name,
                 period=period,
                 deadline=round_.deadline,
@@ -156,15 +163,15 @@ def queue_prompts(
         )
         if enqueue_message(
             session,
-            dedupe_key=prompt_key(form, period, office, contact),
-            chat_id=contact.chat_id,
+            dedupe_key=prompt_key(form, period, office, contact_id),
+            chat_id=chat_id,
             now=now,
-            contact_id=contact.id,
+            contact_id=contact_id,
             text=text,
             reply_markup=markup,
             kind="prompt",
             round_id=round_.id,
-            unit_id=unit.id,
+            unit_id=unit_id,
         ):
             queued += 1
     return queued
