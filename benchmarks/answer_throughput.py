@@ -5,8 +5,8 @@ figbot: local Bot API server → PTB → figbot's polling → access gate → pa
 handler that only replies with the text. Both get a burst of answers (the rate) and then a
 stream paced at 100 answers/s (the reply latency, p50/p95).
 
-    python benchmarks/answer_throughput.py              # 200 reporters × 5 answers
-    python benchmarks/answer_throughput.py --reporters 50
+    python benchmarks/answer_throughput.py              # 200 reporters × 5 answers, 3 runs
+    python benchmarks/answer_throughput.py --reporters 50 --runs 1
 
 Targets: figbot ≥ 50 % of the echo rate; p95 reply latency under 50 ms at 100 answers/s.
 """
@@ -129,7 +129,8 @@ def _p(values: list[float], q: float) -> float:
     return statistics.quantiles(values, n=100)[int(q) - 1]
 
 
-async def main(reporters: int) -> int:
+async def one_run(reporters: int) -> tuple[float, list[float], float, list[float]]:
+    """Echo, then figbot, on one fresh local server."""
     async with LocalBotApiServer(token=TEST_TOKEN) as server:
         echo_users = [FIRST_USER + n for n in range(reporters)]
         figbot_users = [FIRST_USER + 10_000 + n for n in range(reporters)]
@@ -137,21 +138,32 @@ async def main(reporters: int) -> int:
             server.add_user(user, f"U{user}")
         echo_rate, echo_latency = await echo(server, echo_users)
         figbot_rate, figbot_latency = await figbot(server, figbot_users)
-    ratio = figbot_rate / echo_rate
+    return echo_rate, echo_latency, figbot_rate, figbot_latency
+
+
+async def main(reporters: int, runs: int) -> int:
     print(
         f"{reporters} reporters; burst of {reporters * (ANSWERS - 2)} answers, "
-        f"then {reporters * 2} paced at {PACED_RATE:.0f}/s"
+        f"then {reporters * 2} paced at {PACED_RATE:.0f}/s; {runs} run(s)"
     )
+    ratios: list[float] = []
+    worst_p95 = 0.0
+    for run in range(1, runs + 1):
+        echo_rate, echo_latency, figbot_rate, figbot_latency = await one_run(reporters)
+        ratios.append(figbot_rate / echo_rate)
+        worst_p95 = max(worst_p95, _p(figbot_latency, 95))
+        print(
+            f"  run {run}: echo bot {echo_rate:6.1f} answers/s (reply p50 "
+            f"{_p(echo_latency, 50):4.1f} ms, p95 {_p(echo_latency, 95):4.1f} ms); figbot "
+            f"{figbot_rate:6.1f} answers/s (reply p50 {_p(figbot_latency, 50):4.1f} ms, "
+            f"p95 {_p(figbot_latency, 95):4.1f} ms); figbot / echo = {ratios[-1]:.0%}"
+        )
+    ratio = statistics.median(ratios)
     print(
-        f"  echo bot : {echo_rate:7.1f} answers/s, reply p50 {_p(echo_latency, 50):5.1f} ms, "
-        f"p95 {_p(echo_latency, 95):5.1f} ms"
+        f"  figbot / echo, median of {runs}: {ratio:.0%} (target ≥ 50 %); "
+        f"figbot's worst p95 {worst_p95:.1f} ms (target < 50 ms)"
     )
-    print(
-        f"  figbot   : {figbot_rate:7.1f} answers/s, reply p50 {_p(figbot_latency, 50):5.1f} ms, "
-        f"p95 {_p(figbot_latency, 95):5.1f} ms"
-    )
-    print(f"  figbot / echo = {ratio:.0%} (target ≥ 50 %); figbot p95 target < 50 ms")
-    ok = ratio >= 0.5 and _p(figbot_latency, 95) < 50
+    ok = ratio >= 0.5 and worst_p95 < 50
     print("targets met" if ok else "TARGETS MISSED")
     return 0 if ok else 1
 
@@ -159,5 +171,6 @@ async def main(reporters: int) -> int:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--reporters", type=int, default=200)
+    parser.add_argument("--runs", type=int, default=3, help="the figures move between runs")
     args = parser.parse_args()
-    raise SystemExit(asyncio.run(main(args.reporters)))
+    raise SystemExit(asyncio.run(main(args.reporters, args.runs)))
