@@ -140,8 +140,8 @@ def queue_prompts(
         .where(
             col(Contact.office_id) == office.id,
             col(Contact.role) == Role.REPORTER,
-            col(Contact.active).is_(True),
-            col(Unit.active).is_(True),
+            col(Contact.active) == True,  # noqa: E712
+            col(Unit.active) == True,  # noqa: E712
             col(Unit.id).not_in(submitted),
         )
         .order_by(col(Unit.id), col(Contact.id))
