@@ -17,6 +17,7 @@ from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import bindparam, func
+from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
 from domain.figures import ProblemKind, Reading, Vocabulary, read_figures
@@ -226,6 +227,18 @@ _FORM_AND_OFFICE = (
     .join(Office, col(Office.id) == bindparam("office_id"))
     .where(col(Form.id) == bindparam("form_id"))
 )
+# What every step of a reporter starts from, in one statement: the unit, the conversation, and
+# the conversation's round with its form and office (None where there is none). The rows land
+# in the session's identity map, so later ``session.get`` of them costs no query.
+_STEP = (
+    sa_select(Unit, ConversationState, Round, Form, Office)
+    .select_from(Unit)
+    .outerjoin(ConversationState, col(ConversationState.contact_id) == bindparam("contact_id"))
+    .outerjoin(Round, col(Round.id) == col(ConversationState.round_id))
+    .outerjoin(Form, col(Form.id) == col(Round.form_id))
+    .outerjoin(Office, col(Office.id) == col(Round.office_id))
+    .where(col(Unit.id) == bindparam("unit_id"))
+)
 _RANKED = (
     select(
         col(Value.indicator_key).label("key"),
@@ -258,15 +271,23 @@ class _Ctx:
     """The rows one step works with, loaded once."""
 
     def __init__(
-        self, session: Session, contact: Contact, round_: Round, unit: Unit | None = None
+        self,
+        session: Session,
+        contact: Contact,
+        round_: Round,
+        unit: Unit | None = None,
+        step: _Step | None = None,
     ) -> None:
         self.session = session
         self.contact = contact
         self.round = round_
         unit = unit or session.get(Unit, contact.unit_id)
-        form, office = session.exec(
-            _FORM_AND_OFFICE, params={"form_id": round_.form_id, "office_id": round_.office_id}
-        ).one()
+        if step is not None and step.round is round_ and step.form and step.office:
+            form, office = step.form, step.office
+        else:
+            form, office = session.exec(
+                _FORM_AND_OFFICE, params={"form_id": round_.form_id, "office_id": round_.office_id}
+            ).one()
         assert unit is not None
         self.unit = unit
         self.form = form
@@ -524,6 +545,28 @@ def _open_rounds_for(session: Session, contact: Contact) -> list[Round]:
     ]
 
 
+@dataclass(frozen=True)
+class _Step:
+    """The rows a reporter's step starts from (see ``_STEP``)."""
+
+    unit: Unit
+    state: ConversationState | None
+    round: Round | None
+    form: Form | None
+    office: Office | None
+
+
+def _load_step(session: Session, contact: Contact) -> _Step | None:
+    """The contact's step if their unit is active (a unit removed from the config reports no
+    more); None for a contact who reports for no unit."""
+    if contact.unit_id is None:
+        return None
+    row = session.execute(_STEP, {"unit_id": contact.unit_id, "contact_id": contact.id}).first()
+    if row is None or not row[0].active:
+        return None
+    return _Step(*row)
+
+
 def _reporting_unit(session: Session, contact: Contact) -> Unit | None:
     """The contact's unit if it is active (a unit removed from the config reports no more)."""
     if contact.unit_id is None:
@@ -538,13 +581,13 @@ def start(
 ) -> list[Screen]:
     """Begin, resume or reopen filling ``round_id`` (None: the most urgent open round)."""
     now = now or utcnow()
-    unit = _reporting_unit(session, contact)
-    if unit is None:
+    step = _load_step(session, contact)
+    if step is None:
         return [Notice(NoticeKind.NOT_A_REPORTER)]
     round_ = _pick_round(session, contact, round_id)
     if round_ is None:
         return [Notice(NoticeKind.NO_OPEN_ROUND)]
-    ctx = _Ctx(session, contact, round_, unit)
+    ctx = _Ctx(session, contact, round_, step.unit, step)
     state = _state(session, contact)
     refusal = _refuse_if_shut(ctx, state, now)
     if refusal is not None:
@@ -639,15 +682,14 @@ def answer_text(
 ) -> list[Screen]:
     """A text message from the reporter: an answer, figures in words, an explanation."""
     now = now or utcnow()
-    unit = _reporting_unit(session, contact)
-    if unit is None:
+    step = _load_step(session, contact)
+    if step is None:
         return [Notice(NoticeKind.NOT_A_REPORTER)]
-    state = _state(session, contact)
+    state, round_ = step.state, step.round
     if state is None:
         return _figures_without_conversation(session, contact, text, now)
-    round_ = session.get(Round, state.round_id)
     assert round_ is not None
-    ctx = _Ctx(session, contact, round_, unit)
+    ctx = _Ctx(session, contact, round_, step.unit, step)
     refusal = _refuse_if_shut(ctx, state, now)
     if refusal is not None:
         return [refusal]
@@ -964,15 +1006,15 @@ def press(
 ) -> list[Screen]:
     """An inline button of the conversation was pressed."""
     now = now or utcnow()
-    unit = _reporting_unit(session, contact)
-    if unit is None:
+    step = _load_step(session, contact)
+    if step is None:
         return [Notice(NoticeKind.NOT_A_REPORTER)]
     if action is Action.START:
         return start(session, contact=contact, round_id=round_id, now=now)
-    round_ = session.get(Round, round_id)
+    round_ = session.get(Round, round_id)  # the conversation's round costs no query
     if round_ is None or round_.office_id != contact.office_id:
         return [Notice(NoticeKind.STALE_BUTTON)]
-    ctx = _Ctx(session, contact, round_, unit)
+    ctx = _Ctx(session, contact, round_, step.unit, step)
     if action is Action.TAKE_OVER:
         return _take_over(ctx, now)
     state = _state(session, contact)
