@@ -54,6 +54,7 @@ class CommittedPolling:
         self.timeout = timeout
         self.allowed_updates = list(allowed_updates)
         self._lanes = ChatLanes(limit=max_at_once)
+        self._enough_in_hand = 2 * max_at_once
         self._in_flight: dict[int, asyncio.Task[None]] = {}
         # Handled, but maybe not confirmed yet: Telegram may return them until the offset passes.
         self._finished: set[int] = set()
@@ -101,8 +102,13 @@ class CommittedPolling:
                 if self._stopping.is_set():
                     break  # stop() does not interrupt this wait; a long poll now would delay it
                 busy = bool(self._in_flight)
-                if busy and self._known_from_offset() >= BATCH_LIMIT:
-                    continue  # a poll would return only updates already started
+                if busy and (
+                    self._known_from_offset() >= BATCH_LIMIT
+                    or len(self._in_flight) >= self._enough_in_hand
+                ):
+                    # A poll would return only updates already started, or mostly those (each
+                    # parsed again) while there is plenty to do: ask when it can bring more.
+                    continue
             try:
                 updates = await self._fetch(timeout=0 if busy else self.timeout)
             except asyncio.CancelledError:
