@@ -47,10 +47,10 @@ from services.catalog import prepare_database
 
 logger = logging.getLogger(__name__)
 
-# Bot API requests at once (replies, the outbox's senders, answers to button presses); the
-# rest wait for a free connection, up to SEND_POOL_WAIT_SECONDS (a slow Telegram holds each
-# connection for at most its read timeout, 5 s).
-SEND_CONNECTIONS = 8
+# Bot API requests at once: more than the updates handled at once (32) and the outbox's senders
+# (8) together, so a reply waits for Telegram, not for a connection (aiohttp reuses an idle one
+# without looking at the others). Beyond that a request waits up to SEND_POOL_WAIT_SECONDS.
+SEND_CONNECTIONS = 64
 SEND_POOL_WAIT_SECONDS = 30.0
 
 
