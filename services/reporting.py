@@ -1011,7 +1011,7 @@ def press(
         return [Notice(NoticeKind.NOT_A_REPORTER)]
     if action is Action.START:
         return start(session, contact=contact, round_id=round_id, now=now)
-    round_ = session.get(Round, round_id)  # the conversation's round costs no query
+    round_ = session.get(Round, round_id)  # no query when it is the conversation's round
     if round_ is None or round_.office_id != contact.office_id:
         return [Notice(NoticeKind.STALE_BUTTON)]
     ctx = _Ctx(session, contact, round_, step.unit, step)

@@ -62,12 +62,12 @@ async def test_a_request_waiting_too_long_for_a_connection_times_out_without_bei
 
 async def test_a_slow_answer_times_out(slow_api: _SlowApi) -> None:
     request = AiohttpRequest(connections=1, read_timeout=0.2)
-    with pytest.raises(TimedOut):
-        await request.initialize()
-        try:
+    await request.initialize()
+    try:
+        with pytest.raises(TimedOut):
             await request.post(f"{slow_api.url}{TEST_TOKEN}/getMe")
-        finally:
-            await request.shutdown()
+    finally:
+        await request.shutdown()
 
 
 async def test_transport_failures_are_network_errors_that_do_not_name_the_token() -> None:
