@@ -23,6 +23,12 @@ from scheduler.runner import SchedulerRunner
 logger = logging.getLogger(__name__)
 
 REPLY_RETRIES = 2  # a reply hit by flood control is retried after Telegram's wait
+# Replies committed but never noted as sent, of an update that came again: sent now, and
+# possibly sent before (a kill right after Telegram took them). These lines count the repeats.
+RESENT_AFTER_RESTART = (
+    "update %s came again with %d kept replies not noted as sent: sending them now "
+    "(a repeat if they had gone out just before a crash)"
+)
 
 
 class Context(CallbackContext[ExtBot[int], dict[Any, Any], dict[Any, Any], dict[Any, Any]]):
@@ -115,7 +121,8 @@ async def send_kept(update: Update, context: Context) -> None:
     After a crash between the commit and the sending, the update comes again (figbot confirms
     an update to Telegram only once handled); it is not handled twice, but its replies are
     sent now — the receipt is not lost. Only a crash in the milliseconds between Telegram
-    accepting a reply and ``replied_at`` being written can repeat a reply.
+    accepting a reply and ``replied_at`` being written can repeat a reply; every such resend
+    is logged as a possible repeat (``RESENT_AFTER_RESTART``), so repeats are counted, not hidden.
     """
     rt = context.runtime
     kept = rt.take_committed_replies(update.update_id)
@@ -123,6 +130,8 @@ async def send_kept(update: Update, context: Context) -> None:
         with rt.reading() as session:
             row = session.get(ProcessedUpdate, update.update_id)
             kept = list(row.replies or []) if row is not None and row.replied_at is None else []
+        if kept:
+            logger.warning(RESENT_AFTER_RESTART, update.update_id, len(kept))
     if not kept:
         return
     await send(update, context, [Outgoing.from_json(message) for message in kept])

@@ -11,6 +11,7 @@ from sqlmodel import select
 from bot.config import FigbotConfig
 from bot.fakeapi import LocalBotApiServer
 from bot.simulation import SimulatedUser
+from handlers.common import RESENT_AFTER_RESTART
 from models.crud import submission_values
 from models.db import read_session, write_session
 from models.tables import (
@@ -159,7 +160,14 @@ async def test_restart_mid_conversation_resumes(harness: Harness) -> None:
     assert "✅ 已提交" in receipt.text
 
 
-async def test_a_repeated_update_has_effect_once(harness: Harness) -> None:
+def _resends_logged(caplog: pytest.LogCaptureFixture) -> list[str]:
+    """The bot's own count of replies it sent again, each a possible repeat."""
+    return [r.getMessage() for r in caplog.records if r.msg == RESENT_AFTER_RESTART]
+
+
+async def test_a_repeated_update_has_effect_once(
+    harness: Harness, caplog: pytest.LogCaptureFixture
+) -> None:
     wang = await harness.join(1001, "王芳", unit="jinhai")
     await harness.open_round("2026-11")
     await wang.press("开始填报")
@@ -169,6 +177,7 @@ async def test_a_repeated_update_has_effect_once(harness: Harness) -> None:
     harness.server.redeliver(update_id)
     await harness.wait_handled(update_id, times=2)
     assert harness.server.message_count(1001) == since + 1  # one reply, not two
+    assert _resends_logged(caplog) == []  # noted as sent: nothing to resend, nothing to count
     (question,) = await wang.send("5")
     assert question.text.startswith("（3/8）")
     with read_session(harness.engine) as session:
@@ -187,7 +196,7 @@ def _forget_reply_was_sent(harness: Harness, update_id: int) -> None:
 
 
 async def test_a_repeat_resends_lost_replies_unless_the_user_has_moved_on(
-    harness: Harness,
+    harness: Harness, caplog: pytest.LogCaptureFixture
 ) -> None:
     wang = await harness.join(1001, "王芳", unit="jinhai")
     await harness.open_round("2026-11")
@@ -201,6 +210,10 @@ async def test_a_repeat_resends_lost_replies_unless_the_user_has_moved_on(
     harness.server.redeliver(first)
     await harness.wait_handled(first, times=2)
     assert [m.text[:5] for m in wang.chat[since:]] == ["（2/8）"]
+    # The bot cannot know whether the cut reply had reached Telegram: it says so, counted.
+    assert [
+        f"update {first} came again with 1 kept replies" in m for m in _resends_logged(caplog)
+    ] == [True]
     # Once the user has answered on, an old question shown again would be answered against
     # the current one: it is not repeated.
     (question,) = await wang.send("5")
@@ -210,6 +223,7 @@ async def test_a_repeat_resends_lost_replies_unless_the_user_has_moved_on(
     harness.server.redeliver(first)
     await harness.wait_handled(first, times=3)
     assert harness.server.message_count(1001) == since
+    assert len(_resends_logged(caplog)) == 1  # nothing sent: nothing counted
     (question,) = await wang.send("4")
     assert question.text.startswith("（4/8）")
     with read_session(harness.engine) as session:
