@@ -24,7 +24,7 @@ logger = logging.getLogger(__name__)
 
 REPLY_RETRIES = 2  # a reply hit by flood control is retried after Telegram's wait
 # Replies committed but never noted as sent, of an update that came again: sent now, and
-# possibly sent before (a kill right after Telegram took them). These lines count the repeats.
+# possibly sent before (a kill right after Telegram took them): these lines bound the repeats.
 RESENT_AFTER_RESTART = (
     "update %s came again with %d kept replies not noted as sent: sending them now "
     "(a repeat if they had gone out just before a crash)"

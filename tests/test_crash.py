@@ -1,8 +1,9 @@
 """No answer lost, none doubled, when the bot process is killed with SIGKILL mid-burst.
 
 200 reporters answer 5 questions each (1,000 answers) through the local Bot API server while
-the real ``figbot run`` process is killed at random moments and restarted. Reporters behave like
-people: when the bot does not answer for a while they send /report to see where they are.
+the real ``figbot run`` process is killed at random points of the burst and restarted.
+Reporters behave like people: when the bot does not answer for a while they send /report to see
+where they are.
 """
 
 from __future__ import annotations
@@ -180,8 +181,7 @@ async def test_sigkill_mid_burst_loses_and_doubles_nothing(
             # Mid-burst on any machine: each kill waits for the next stretch of progress (a
             # random point in it), not for a time, which a fast machine would outrun.
             share = (n + rng.uniform(0.4, 0.9)) / (KILLS + 1)
-            while _replies_sent(server) < share * expected:
-                await asyncio.sleep(0.01)
+            await asyncio.wait_for(_progress(server, share * expected), timeout=120)
             in_flight.append(server.pending_update_count)
             bot.send_signal(signal.SIGKILL)
             await bot.wait()
@@ -218,8 +218,10 @@ async def test_sigkill_mid_burst_loses_and_doubles_nothing(
     )
 
 
-def _replies_sent(server: LocalBotApiServer) -> int:
-    return sum(server.message_count(10_000 + i) for i in range(REPORTERS))
+async def _progress(server: LocalBotApiServer, replies: float) -> None:
+    """Until the reporters have been sent ``replies`` replies in all."""
+    while sum(server.message_count(10_000 + i) for i in range(REPORTERS)) < replies:
+        await asyncio.sleep(0.01)
 
 
 def _resent_replies(log: str) -> int:
