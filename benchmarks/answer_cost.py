@@ -11,34 +11,28 @@ from __future__ import annotations
 
 import argparse
 import sys
-import tempfile
 import time
 from collections import Counter
-from datetime import UTC, datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from sqlmodel import Session  # noqa: E402
 from telegram import Chat, Message, Update, User  # noqa: E402
 
+from benchmarks.answer_throughput import reporters_database  # noqa: E402
 from bot import views  # noqa: E402
-from bot.config import load_config  # noqa: E402
 from bot.runtime import Runtime  # noqa: E402
 from handlers.common import keep_replies  # noqa: E402
-from models.crud import get_contact, mark_replies_sent, mark_update_processed  # noqa: E402
+from models.crud import get_contact, mark_replies_sent  # noqa: E402
 from models.db import write_session  # noqa: E402
 from services import reporting  # noqa: E402
-from services.catalog import prepare_database  # noqa: E402
-from tests.conftest import TEST_TOKEN, Clock  # noqa: E402
-from tests.store_helpers import bind, open_  # noqa: E402
-from tests.test_crash import _answers, _crash_config  # noqa: E402
+from tests.test_crash import _answers  # noqa: E402
 
 ANSWERS = 3
 PARTS = [
     "contact read (access gate)",
-    "transaction start + processed mark",
+    "transaction start + processed mark",  # and the user's lock (PostgreSQL only)
     "conversation step",
     "replies rendered",
     "replies kept",
@@ -48,19 +42,8 @@ PARTS = [
 
 
 def main(reporters: int) -> None:
-    workdir = Path(tempfile.mkdtemp(prefix="figbot-answer-cost-"))
-    config_path = _crash_config(
-        workdir, f"sqlite:///{workdir / 'b.db'}", "http://127.0.0.1:9/bot", reporters=reporters
-    )
-    config = load_config(config_path, environ={"FIGBOT_TELEGRAM_TOKEN": TEST_TOKEN})
-    engine = prepare_database(config)
-    clock = Clock(datetime.now(UTC))
     users = [300_000 + n for n in range(reporters)]
-    with Session(engine, expire_on_commit=False) as session:
-        for n, user in enumerate(users):
-            bind(session, user_id=user, name=f"填报员{n}", unit=f"c{n:03d}", now=clock())
-        open_(session, clock().strftime("%Y-%m"), now=clock())
-        session.commit()
+    config, engine, clock = reporters_database(users, "http://127.0.0.1:9/bot")
     runtime = Runtime(config=config, engine=engine, clock=clock)
     next_id = iter(range(1, 10**9))
 
@@ -79,8 +62,8 @@ def main(reporters: int) -> None:
             contact = get_contact(session, telegram_user_id=user)
         assert contact is not None
         marks.append(time.perf_counter())
-        with write_session(engine) as session:
-            mark_update_processed(session, update_id=incoming.update_id, user_id=user, now=clock())
+        with runtime.update_transaction(incoming) as session:
+            assert session is not None  # a new update
             marks.append(time.perf_counter())
             if first:
                 screens = reporting.start(session, contact=contact, round_id=None, now=clock())
@@ -92,6 +75,7 @@ def main(reporters: int) -> None:
             keep_replies(session, incoming, replies)
             marks.append(time.perf_counter())
         marks.append(time.perf_counter())
+        runtime.take_committed_replies(incoming.update_id)  # as handlers.common.send_kept does
         with write_session(engine) as session:
             mark_replies_sent(session, update_id=incoming.update_id, now=clock())
         marks.append(time.perf_counter())

@@ -27,12 +27,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from sqlalchemy import Engine  # noqa: E402
 from sqlmodel import Session, update  # noqa: E402
 from telegram import Update  # noqa: E402
 from telegram.ext import Application, ApplicationBuilder, ContextTypes, MessageHandler, filters  # noqa: E402
 
 from bot.app import build_application, start_polling_in_loop, stop_serving_in_loop  # noqa: E402
-from bot.config import load_config  # noqa: E402
+from bot.config import FigbotConfig, load_config  # noqa: E402
 from bot.fakeapi import LocalBotApiServer  # noqa: E402
 from models.tables import OutboxMessage, OutboxStatus  # noqa: E402
 from services.catalog import prepare_database  # noqa: E402
@@ -117,10 +118,12 @@ async def echo(server: LocalBotApiServer, users: list[int]) -> Measured:
         await app.shutdown()
 
 
-async def figbot(server: LocalBotApiServer, users: list[int]) -> Measured:
-    workdir = Path(tempfile.mkdtemp(prefix="figbot-throughput-"))
+def reporters_database(users: list[int], base_url: str) -> tuple[FigbotConfig, Engine, Clock]:
+    """A fresh SQLite database with one unit per reporter, each bound, and the month's round
+    open with its prompts marked sent (the answers are what is measured, not the prompts)."""
+    workdir = Path(tempfile.mkdtemp(prefix="figbot-benchmark-"))
     config_path = _crash_config(
-        workdir, f"sqlite:///{workdir / 'b.db'}", server.base_url, reporters=len(users)
+        workdir, f"sqlite:///{workdir / 'b.db'}", base_url, reporters=len(users)
     )
     config = load_config(config_path, environ={"FIGBOT_TELEGRAM_TOKEN": TEST_TOKEN})
     engine = prepare_database(config)
@@ -131,6 +134,11 @@ async def figbot(server: LocalBotApiServer, users: list[int]) -> Measured:
         open_(session, clock().strftime("%Y-%m"), now=clock())
         session.exec(update(OutboxMessage).values(status=OutboxStatus.SENT))  # type: ignore[call-overload]
         session.commit()
+    return config, engine, clock
+
+
+async def figbot(server: LocalBotApiServer, users: list[int]) -> Measured:
+    config, engine, _ = reporters_database(users, server.base_url)
     engine.dispose()
     app = build_application(config)
     await start_polling_in_loop(app)
