@@ -1,9 +1,10 @@
 """Benchmark: answers through figbot's full stack next to a bare echo bot, same server, same run.
 
 figbot: local Bot API server → PTB → figbot's polling → access gate → parse/validate → commit
-(SQLite, update marked processed, reply kept) → reply. The echo bot: PTB's own polling and a
-handler that only replies with the text. Both get a burst of answers (the rate) and then a
-stream paced at 100 answers/s (the reply latency, p50/p95).
+(SQLite, update marked processed, reply kept) → reply, with its heap settled after start-up as
+``figbot run`` does (``bot.app.settle_heap``). The echo bot: PTB's own polling and a handler
+that only replies with the text, with Python's default garbage collection. Both get a burst
+of answers (the rate) and then a stream paced at 100 answers/s (the reply latency, p50/p95).
 
     python benchmarks/answer_throughput.py              # 200 reporters × 5 answers, 3 runs
     python benchmarks/answer_throughput.py --reporters 50 --runs 1
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import statistics
 import sys
 import tempfile
@@ -32,7 +34,12 @@ from sqlmodel import Session, update  # noqa: E402
 from telegram import Update  # noqa: E402
 from telegram.ext import Application, ApplicationBuilder, ContextTypes, MessageHandler, filters  # noqa: E402
 
-from bot.app import build_application, start_polling_in_loop, stop_serving_in_loop  # noqa: E402
+from bot.app import (  # noqa: E402
+    build_application,
+    settle_heap,
+    start_polling_in_loop,
+    stop_serving_in_loop,
+)
 from bot.config import FigbotConfig, load_config  # noqa: E402
 from bot.fakeapi import LocalBotApiServer  # noqa: E402
 from models.tables import OutboxMessage, OutboxStatus  # noqa: E402
@@ -72,7 +79,7 @@ async def measure(
         for user in users:
             await server.send_text(user, answer(user, step))
     for user in users:
-        await server.wait_for_messages(user, ANSWERS - 2, timeout=120, since=counts[user])
+        await server.wait_for_message_count(user, ANSWERS - 2, timeout=120, since=counts[user])
     rate = len(users) * (ANSWERS - 2) / (time.perf_counter() - started)
 
     latencies: list[float] = []
@@ -142,6 +149,8 @@ async def figbot(server: LocalBotApiServer, users: list[int]) -> Measured:
     engine.dispose()
     app = build_application(config)
     await start_polling_in_loop(app)
+    default_thresholds = gc.get_threshold()
+    settle_heap()  # as `figbot run` does once it serves
     try:
         for user in users:  # each reporter opens the questions first (not measured)
             since = server.message_count(user)
@@ -150,6 +159,9 @@ async def figbot(server: LocalBotApiServer, users: list[int]) -> Measured:
         return await measure(server, users, lambda user, step: str(_answers(user)[step]))
     finally:
         await stop_serving_in_loop(app)
+        # The next run's echo bot gets Python's defaults, as a bare PTB bot has them.
+        gc.unfreeze()
+        gc.set_threshold(*default_thresholds)
 
 
 async def one_run(reporters: int) -> tuple[Measured, Measured]:

@@ -2018,10 +2018,11 @@ class LocalBotApiServer:
                 )
             await self._messages_signal.wait(remaining)
 
-    async def wait_for_messages(
+    async def wait_for_message_count(
         self, chat_id: int, count: int, timeout: float = 10.0, *, since: int = 0
-    ) -> list[SentMessage]:
-        """Wait until at least ``count`` messages with index >= ``since`` exist; return them."""
+    ) -> None:
+        """Wait until at least ``count`` messages with index >= ``since`` exist (no copies:
+        for load generators that only need to know the replies arrived)."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
         while self.message_count(chat_id) - since < count:
@@ -2032,7 +2033,14 @@ class LocalBotApiServer:
                     f"{timeout}s\n{self.dump_chat(chat_id)}"
                 )
             await self._messages_signal.wait(remaining)
-        return self.messages(chat_id)[since:]
+
+    async def wait_for_messages(
+        self, chat_id: int, count: int, timeout: float = 10.0, *, since: int = 0
+    ) -> list[SentMessage]:
+        """Wait until at least ``count`` messages with index >= ``since`` exist; return them."""
+        await self.wait_for_message_count(chat_id, count, timeout, since=since)
+        chat = self._chats[chat_id]
+        return [copy.deepcopy(sent) for sent in chat.sent[since:]]
 
     async def wait_until_idle(self, timeout: float = 10.0) -> None:
         """Return once every enqueued update was confirmed and the bot has been quiet.
