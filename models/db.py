@@ -16,7 +16,7 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config as AlembicConfig
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlmodel import Session
 
@@ -24,6 +24,7 @@ logger = logging.getLogger(__name__)
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 _IMMEDIATE = "figbot_immediate"
+_SINGLE = "figbot_single_statement"
 
 
 def make_engine(url: str, *, enforce_foreign_keys: bool = True, **kwargs: Any) -> Engine:
@@ -52,8 +53,10 @@ def make_engine(url: str, *, enforce_foreign_keys: bool = True, **kwargs: Any) -
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
-        immediate = connection.get_execution_options().get(_IMMEDIATE, False)
-        connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+        options = connection.get_execution_options()
+        if options.get(_SINGLE, False):
+            return  # no BEGIN: SQLite runs a lone statement as a transaction of its own
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if options.get(_IMMEDIATE, False) else "BEGIN")
 
     return engine
 
@@ -80,6 +83,20 @@ def write_session(engine: Engine) -> Iterator[Session]:
         except BaseException:
             session.rollback()
             raise
+
+
+@contextmanager
+def single_statement(engine: Engine) -> Iterator[Connection]:
+    """A connection for one statement that needs no transaction around it (a lone read, or a
+    write that reads nothing first), committed on success.
+
+    On SQLite the statement is its own transaction, without BEGIN … COMMIT around it: the "reply
+    sent" mark after every answer went from 0.17 to 0.11 ms. Running more than one statement on
+    it would give up their atomicity: use :func:`write_session` for that.
+    """
+    with engine.connect().execution_options(**{_SINGLE: True}) as connection:
+        yield connection
+        connection.commit()
 
 
 def hold_lock(session: Session, name: str) -> None:

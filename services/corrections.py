@@ -19,11 +19,10 @@ from sqlmodel import Session, col, select
 from domain.numbers import CountRefused, Number, RefusalReason, parse_count
 from domain.periods import Period
 from domain.rules import Bounds
-from models.crud import enqueue_message, get_submission, indicators_by_key
+from models.crud import IndicatorDef, enqueue_message, get_submission, indicators_by_key
 from models.tables import (
     Contact,
     Form,
-    Indicator,
     Round,
     RoundStatus,
     Submission,
@@ -77,7 +76,7 @@ class Correction:
     reporters: list[Contact]
 
 
-def _find_indicator(indicators: dict[str, Indicator], text: str) -> Indicator | None:
+def _find_indicator(indicators: dict[str, IndicatorDef], text: str) -> IndicatorDef | None:
     text = text.strip()
     for indicator in indicators.values():
         names = [indicator.key, indicator.label, *(indicator.rules or {}).get("aliases", [])]
@@ -88,7 +87,7 @@ def _find_indicator(indicators: dict[str, Indicator], text: str) -> Indicator | 
 
 def _find_round(
     session: Session, office_id: int, text: str, period: str | None, form_key: str | None
-) -> tuple[Round, Indicator]:
+) -> tuple[Round, IndicatorDef]:
     """The round to correct in: the given period (and form), else the latest one whose form
     asks for the indicator."""
     query = select(Round).where(Round.office_id == office_id, Round.status != RoundStatus.CLOSED)
