@@ -2039,8 +2039,8 @@ class LocalBotApiServer:
     ) -> list[SentMessage]:
         """Wait until at least ``count`` messages with index >= ``since`` exist; return them."""
         await self.wait_for_message_count(chat_id, count, timeout, since=since)
-        chat = self._chats[chat_id]
-        return [copy.deepcopy(sent) for sent in chat.sent[since:]]
+        chat = self._chats.get(chat_id)
+        return [copy.deepcopy(sent) for sent in chat.sent[since:]] if chat is not None else []
 
     async def wait_until_idle(self, timeout: float = 10.0) -> None:
         """Return once every enqueued update was confirmed and the bot has been quiet.
