@@ -24,8 +24,7 @@ from benchmarks.answer_throughput import reporters_database  # noqa: E402
 from bot import views  # noqa: E402
 from bot.runtime import Runtime  # noqa: E402
 from handlers.common import keep_replies  # noqa: E402
-from models.crud import get_contact, mark_replies_sent  # noqa: E402
-from models.db import single_statement  # noqa: E402
+from models.crud import get_contact  # noqa: E402
 from services import reporting  # noqa: E402
 from tests.test_crash import _answers  # noqa: E402
 
@@ -76,8 +75,7 @@ def main(reporters: int) -> None:
             marks.append(time.perf_counter())
         marks.append(time.perf_counter())
         runtime.take_committed_replies(incoming.update_id)  # as handlers.common.send_kept does
-        with single_statement(engine) as connection:
-            mark_replies_sent(connection, update_id=incoming.update_id, now=clock())
+        runtime.note_replies_sent(incoming.update_id)
         marks.append(time.perf_counter())
         if not first:
             for part, start, end in zip(PARTS, marks[:-1], marks[1:], strict=True):

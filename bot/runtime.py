@@ -19,8 +19,13 @@ from telegram import Update
 from bot.config import FigbotConfig
 from bot.ordering import lane_of
 from domain.flood import FloodGuard
-from models.crud import KEPT_REPLIES, mark_update_processed, retire_stale_replies
-from models.db import hold_lock, read_session, write_session
+from models.crud import (
+    KEPT_REPLIES,
+    mark_replies_sent,
+    mark_update_processed,
+    retire_stale_replies,
+)
+from models.db import hold_lock, read_session, single_statement, write_session
 from models.types import utcnow
 
 logger = logging.getLogger(__name__)
@@ -90,3 +95,8 @@ class Runtime:
     def take_committed_replies(self, update_id: int) -> list[dict[str, Any]] | None:
         """The replies this process just committed for ``update_id``, once."""
         return self._committed_replies.pop(update_id, None)
+
+    def note_replies_sent(self, update_id: int) -> None:
+        """After every answer's replies went out: one statement on its own, no transaction."""
+        with single_statement(self.engine) as connection:
+            mark_replies_sent(connection, update_id=update_id, now=self.now())

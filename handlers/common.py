@@ -15,8 +15,7 @@ from telegram.ext import Application, CallbackContext, ExtBot
 
 from bot.runtime import RUNTIME_KEY, SCHEDULER_KEY, Runtime
 from bot.views import Outgoing, not_a_coordinator, split_long
-from models.crud import keep_update_replies, mark_replies_sent
-from models.db import single_statement
+from models.crud import keep_update_replies
 from models.tables import Contact, ProcessedUpdate, Role
 from scheduler.runner import SchedulerRunner
 
@@ -135,8 +134,7 @@ async def send_kept(update: Update, context: Context) -> None:
     if not kept:
         return
     await send(update, context, [Outgoing.from_json(message) for message in kept])
-    with single_statement(rt.engine) as connection:
-        mark_replies_sent(connection, update_id=update.update_id, now=rt.now())
+    rt.note_replies_sent(update.update_id)
 
 
 async def answer_query(update: Update) -> None:

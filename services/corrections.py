@@ -79,7 +79,7 @@ class Correction:
 def _find_indicator(indicators: dict[str, IndicatorDef], text: str) -> IndicatorDef | None:
     text = text.strip()
     for indicator in indicators.values():
-        names = [indicator.key, indicator.label, *(indicator.rules or {}).get("aliases", [])]
+        names = [indicator.key, indicator.label, *indicator.rules.get("aliases", [])]
         if text in names:
             return indicator
     return None
@@ -133,13 +133,13 @@ def correct_value(
     round_, indicator = _find_round(session, office_id, indicator_text, period, form_key)
     try:
         new = parse_count(
-            value_text, indicator.measure_word, int((indicator.rules or {}).get("decimals", 0))
+            value_text, indicator.measure_word, int(indicator.rules.get("decimals", 0))
         )
     except CountRefused as refused:
         raise CorrectionRefused(
             CorrectionRefusal.BAD_VALUE, value_text, refusal=refused.reason
         ) from None
-    rules = indicator.rules or {}
+    rules = indicator.rules
     bounds = Bounds(minimum=rules.get("min", 0), maximum=rules.get("max"))
     violation = bounds.violation(new)
     if violation is not None:

@@ -354,7 +354,7 @@ class _Ctx:
         return None
 
     def _rules(self, key: str) -> dict[str, Any]:
-        return self.indicators[key].rules or {}
+        return self.indicators[key].rules
 
     def bounds(self, key: str) -> Bounds:
         rules = self._rules(key)
