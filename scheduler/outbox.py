@@ -41,6 +41,10 @@ MAX_BACKOFF = timedelta(minutes=10)
 GIVE_UP_AFTER = timedelta(days=3)
 SENDERS = 8  # messages in flight at once; the rate limiter paces them
 PER_CHAT_INTERVAL = timedelta(seconds=1)
+# Sent again, so possibly twice (each counted in ``ambiguous``), and said so in the log: items
+# a crash left "sending" (Telegram may have taken them just before), and a send that timed out.
+REQUEUED_AFTER_CRASH = "%d outbox item(s) were interrupted while sending; queued again"
+MAYBE_DELIVERED = "outbox %s: timed out; it may have been delivered"
 
 
 @dataclass
@@ -118,7 +122,7 @@ def requeue_interrupted(session: Session) -> int:
     )
     count = int(result.rowcount or 0)
     if count:
-        logger.warning("%d outbox item(s) were interrupted while sending; queued again", count)
+        logger.warning(REQUEUED_AFTER_CRASH, count)
     return count
 
 
@@ -244,7 +248,7 @@ async def flush_outbox(
             timed_out = isinstance(exc, TimedOut)
             if timed_out:
                 result.ambiguous += 1
-                logger.warning("outbox %s: timed out; it may have been delivered", item_id)
+                logger.warning(MAYBE_DELIVERED, item_id)
             if clock() - created_at >= GIVE_UP_AFTER:
                 logger.error("outbox %s: giving up after %d attempts: %s", item_id, attempts, exc)
                 _finish(

@@ -21,10 +21,11 @@ from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
 from bot.config import load_config
-from bot.fakeapi import LocalBotApiServer
+from bot.fakeapi import LocalBotApiServer, SentMessage
 from handlers.common import RESENT_AFTER_RESTART
 from models.crud import submission_values
 from models.tables import ConversationState, Submission, Unit, ValueRevision
+from scheduler.outbox import MAYBE_DELIVERED, REQUEUED_AFTER_CRASH
 from services.catalog import prepare_database
 from tests.conftest import Clock
 from tests.store_helpers import bind, open_
@@ -116,10 +117,17 @@ def assert_each_answer_stored_once(engine: Engine, *, submitters: int) -> None:
         assert len(revisions) == submitters * len(KEYS)
 
 
-async def _reporter(server: LocalBotApiServer, user_id: int, answers: list[int]) -> None:
-    """Answer whatever the bot shows; nudge with /report when it has gone quiet. Like a
-    person, the reporter does not answer the same question twice in a row when the bot
-    repeats it (a reply sent again after a crash)."""
+async def _reporter(
+    server: LocalBotApiServer,
+    user_id: int,
+    answers: list[int],
+    nudged_at: list[int] | None = None,
+) -> None:
+    """Answer whatever the bot shows; nudge with /report when it has gone quiet (noting in
+    ``nudged_at`` how many messages the chat had then). Like a person, the reporter does not
+    answer the same question twice in a row when the bot repeats it (a reply sent again after
+    a crash)."""
+    nudged_at = [] if nudged_at is None else nudged_at
     seen = server.message_count(user_id)
     await server.send_text(user_id, "/report")
     loop = asyncio.get_running_loop()
@@ -131,6 +139,7 @@ async def _reporter(server: LocalBotApiServer, user_id: int, answers: list[int])
             await asyncio.sleep(0.05)
             if loop.time() - quiet_since > PATIENCE:
                 seen = server.message_count(user_id)
+                nudged_at.append(seen)
                 acted_on = ""
                 await server.send_text(user_id, "/report")
                 quiet_since = loop.time()
@@ -170,8 +179,10 @@ async def test_sigkill_mid_burst_loses_and_doubles_nothing(
     rng = random.Random(20261128)
     log = tmp_path / "bot.log"
     bot = await _start_bot(config_path, log)
+    nudges: list[list[int]] = [[] for _ in range(REPORTERS)]
     reporters = [
-        asyncio.create_task(_reporter(server, 10_000 + i, _answers(i))) for i in range(REPORTERS)
+        asyncio.create_task(_reporter(server, 10_000 + i, _answers(i), nudges[i]))
+        for i in range(REPORTERS)
     ]
     kills = 0
     in_flight: list[int] = []  # updates not yet confirmed when each kill struck
@@ -207,14 +218,32 @@ async def test_sigkill_mid_burst_loses_and_doubles_nothing(
     # Telegram has no way to send a message once only, so such a reply is sent again — and
     # figbot logs every reply it sends again as a possible repeat: counted, never hidden.
     repeated = sum(n - 1 for n in receipts)
-    resent = _resent_replies(log.read_text("utf-8", errors="replace"))
+    log_text = log.read_text("utf-8", errors="replace")
+    resent = _logged_count(RESENT_AFTER_RESTART, log_text)
     assert min(receipts) == 1, receipts
     assert repeated <= resent, (repeated, resent)
+    # Every message, questions and round prompts included: what a user saw twice in a row,
+    # unless they had asked again (/report), is one of those logged as possibly sent twice.
+    seen_twice = sum(_seen_twice(server.messages(10_000 + i), nudges[i]) for i in range(REPORTERS))
+    requeued = _logged_count(REQUEUED_AFTER_CRASH, log_text) + _logged_count(
+        MAYBE_DELIVERED, log_text
+    )
+    assert seen_twice <= resent + requeued, (seen_twice, resent, requeued)
     print(
         f"\n{REPORTERS} reporters, {REPORTERS * len(KEYS)} answers, {kills} SIGKILLs: "
-        f"0 lost, 0 doubled; every receipt delivered, {repeated} repeated by a kill "
-        f"({resent} replies logged as possible repeats); "
-        f"unconfirmed updates at each kill: {in_flight}"
+        f"0 lost, 0 doubled; every receipt delivered, {repeated} repeated by a kill; "
+        f"{seen_twice} messages seen twice in all ({resent} replies and {requeued} prompts "
+        f"logged as possibly sent twice); unconfirmed updates at each kill: {in_flight}"
+    )
+
+
+def _seen_twice(messages: list[SentMessage], nudged_at: list[int]) -> int:
+    """Replies that came right after the same reply, not asked for by a /report in between
+    (a nudge sent when the chat had ``n`` messages makes message ``n`` the answer to it)."""
+    return sum(
+        1
+        for n in range(1, len(messages))
+        if messages[n].text == messages[n - 1].text and n not in nudged_at
     )
 
 
@@ -224,7 +253,11 @@ async def _progress(server: LocalBotApiServer, replies: float) -> None:
         await asyncio.sleep(0.01)
 
 
-def _resent_replies(log: str) -> int:
-    """Replies the bot says it sent again after a restart (``RESENT_AFTER_RESTART``)."""
-    line = re.escape(RESENT_AFTER_RESTART).replace("%s", r"\d+").replace("%d", r"(\d+)")
-    return sum(int(n) for n in re.findall(line, log))
+def _logged_count(message: str, log: str) -> int:
+    """How many messages the log's lines of ``message`` (a logging format) speak of: the sum of
+    their counts (``%d``), or one per line without one. For the replies sent again after a
+    restart (``RESENT_AFTER_RESTART``) and the prompts sent again (``REQUEUED_AFTER_CRASH``,
+    ``MAYBE_DELIVERED``)."""
+    line = re.escape(message).replace("%s", r"\d+").replace("%d", r"(\d+)")
+    found = re.findall(line, log)
+    return sum(int(n) for n in found) if "%d" in message else len(found)
