@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 from collections.abc import AsyncIterator, Iterator
@@ -43,6 +44,21 @@ class Clock:
 
     def set(self, moment: datetime) -> None:
         self.current = moment
+
+
+@pytest.fixture(autouse=True)
+def _root_logger_as_found() -> Iterator[None]:
+    """A test that runs ``figbot`` in-process (``bot.cli.main``) has it configure logging for
+    the process: a root handler on the test's captured stderr, which pytest closes after the
+    test, and a root level. Left in place, every later test's warnings went to that closed
+    stream ("--- Logging error ---" in their captured output)."""
+    root = logging.getLogger()
+    handlers, level = set(root.handlers), root.level
+    yield
+    for handler in set(root.handlers) - handlers:
+        if type(handler) is logging.StreamHandler:  # logging.basicConfig's, not pytest's own
+            root.removeHandler(handler)
+    root.setLevel(level)
 
 
 @pytest.fixture
