@@ -22,7 +22,7 @@ from sqlmodel import Session, col, select
 
 from bot.config import load_config
 from bot.fakeapi import LocalBotApiServer, SentMessage
-from handlers.common import RESENT_AFTER_RESTART
+from handlers.common import RESENT_AFTER_RESTART, SENT_AGAIN_AFTER_TIMEOUT
 from models.crud import submission_values
 from models.tables import ConversationState, Submission, Unit, ValueRevision
 from scheduler.outbox import MAYBE_DELIVERED, REQUEUED_AFTER_CRASH
@@ -146,7 +146,12 @@ async def _reporter(
             continue
         seen += len(messages)
         quiet_since = loop.time()
-        latest = messages[-1]
+        # The round's prompt ([开始填报]) can come after the questions the first /report
+        # brought; the reporter has those already and goes on with the newest of them.
+        shown = [m for m in messages if "开始填报" not in m.button_texts()]
+        if not shown:
+            continue
+        latest = shown[-1]
         if "✅ 已提交" in latest.text or "没有变化" in latest.text:
             return
         if latest.text == acted_on:
@@ -216,24 +221,27 @@ async def test_sigkill_mid_burst_loses_and_doubles_nothing(
     # Every receipt arrives (a reply a crash kept from being sent is sent when the update comes
     # again). Only a kill between Telegram taking a reply and figbot noting it can repeat one:
     # Telegram has no way to send a message once only, so such a reply is sent again — and
-    # figbot logs every reply it sends again as a possible repeat: counted, never hidden.
+    # figbot logs every message it sends again as a possible repeat: counted, never hidden.
+    # (Replies whose send timed out and prompts are logged too; there are no faults here.)
     repeated = sum(n - 1 for n in receipts)
     log_text = log.read_text("utf-8", errors="replace")
     resent = _logged_count(RESENT_AFTER_RESTART, log_text)
+    possible_repeats = resent + sum(
+        _logged_count(line, log_text)
+        for line in (SENT_AGAIN_AFTER_TIMEOUT, REQUEUED_AFTER_CRASH, MAYBE_DELIVERED)
+    )
     assert min(receipts) == 1, receipts
-    assert repeated <= resent, (repeated, resent)
+    assert repeated <= possible_repeats, (repeated, possible_repeats)
     # Every message, questions and round prompts included: what a user saw twice in a row,
     # unless they had asked again (/report), is one of those logged as possibly sent twice.
     seen_twice = sum(_seen_twice(server.messages(10_000 + i), nudges[i]) for i in range(REPORTERS))
-    requeued = _logged_count(REQUEUED_AFTER_CRASH, log_text) + _logged_count(
-        MAYBE_DELIVERED, log_text
-    )
-    assert seen_twice <= resent + requeued, (seen_twice, resent, requeued)
+    assert seen_twice <= possible_repeats, (seen_twice, possible_repeats)
     print(
         f"\n{REPORTERS} reporters, {REPORTERS * len(KEYS)} answers, {kills} SIGKILLs: "
         f"0 lost, 0 doubled; every receipt delivered, {repeated} repeated by a kill; "
-        f"{seen_twice} messages seen twice in all ({resent} replies and {requeued} prompts "
-        f"logged as possibly sent twice); unconfirmed updates at each kill: {in_flight}"
+        f"{seen_twice} messages seen twice in all ({possible_repeats} logged as possibly sent "
+        f"twice, {resent} of them replies of updates that came again); "
+        f"{sum(map(len, nudges))} nudges; unconfirmed updates at each kill: {in_flight}"
     )
 
 
@@ -255,9 +263,7 @@ async def _progress(server: LocalBotApiServer, replies: float) -> None:
 
 def _logged_count(message: str, log: str) -> int:
     """How many messages the log's lines of ``message`` (a logging format) speak of: the sum of
-    their counts (``%d``), or one per line without one. For the replies sent again after a
-    restart (``RESENT_AFTER_RESTART``) and the prompts sent again (``REQUEUED_AFTER_CRASH``,
-    ``MAYBE_DELIVERED``)."""
+    their counts (``%d``), or one per line without one."""
     line = re.escape(message).replace("%s", r"\d+").replace("%d", r"(\d+)")
     found = re.findall(line, log)
     return sum(int(n) for n in found) if "%d" in message else len(found)
