@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import logging
-from collections.abc import Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from typing import Any
 
 from sqlmodel import Session
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.constants import ParseMode
-from telegram.error import BadRequest
+from telegram.error import BadRequest, NetworkError, TimedOut
 from telegram.ext import Application, CallbackContext, ExtBot
 
 from bot.runtime import RUNTIME_KEY, SCHEDULER_KEY, Runtime
@@ -22,6 +23,11 @@ from scheduler.runner import SchedulerRunner
 logger = logging.getLogger(__name__)
 
 REPLY_RETRIES = 2  # a reply hit by flood control is retried after Telegram's wait
+# A message Telegram failed to take (a 5xx, a dropped connection, a timeout) is tried again
+# after each of these pauses (seconds): a blip of a second or two does not cost a receipt.
+SEND_RETRY_PAUSES = (0.5, 1.5)
+# A timed-out send may have been delivered: trying again may show it twice, so it is counted.
+SENT_AGAIN_AFTER_TIMEOUT = "a message to chat %s timed out (maybe delivered); sending it again"
 # Replies committed but never noted as sent, of an update that came again: sent now, and
 # possibly sent before (a kill right after Telegram took them): these lines bound the repeats.
 RESENT_AFTER_RESTART = (
@@ -92,19 +98,49 @@ def keyboard(outgoing: Outgoing) -> InlineKeyboardMarkup | None:
 
 
 async def send(update: Update, context: Context, outgoing: list[Outgoing] | Outgoing) -> None:
-    """Send messages to the update's chat, in order."""
+    """Send messages to the update's chat, in order, each tried again after a failure Telegram
+    may get over (``SEND_RETRY_PAUSES``); what still fails raises."""
     chat = update.effective_chat
     if chat is None:
         return
+    chat_id = chat.id
     messages = outgoing if isinstance(outgoing, list) else [outgoing]
     for message in [part for whole in messages for part in split_long(whole)]:
-        await context.bot.send_message(
-            chat.id,
-            message.text,
-            parse_mode=ParseMode.HTML,
-            reply_markup=keyboard(message),
-            rate_limit_args=REPLY_RETRIES,
-        )
+
+        async def attempt(message: Outgoing = message) -> None:
+            await context.bot.send_message(
+                chat_id,
+                message.text,
+                parse_mode=ParseMode.HTML,
+                reply_markup=keyboard(message),
+                rate_limit_args=REPLY_RETRIES,
+            )
+
+        await with_retries(attempt, chat_id=chat_id, pauses=SEND_RETRY_PAUSES)
+
+
+async def with_retries(
+    attempt: Callable[[], Awaitable[None]], *, chat_id: int, pauses: Sequence[float]
+) -> None:
+    """Run ``attempt``; after a network failure or a Telegram server error, pause and run it
+    again, once per pause. A refusal of the message itself (BadRequest) or of the chat
+    (Forbidden) is not retried: sending it again would fail the same way. A timed-out attempt
+    may have got through, so its retry is logged as a possible repeat
+    (``SENT_AGAIN_AFTER_TIMEOUT``)."""
+    for pause in [*pauses, None]:
+        try:
+            await attempt()
+            return
+        except BadRequest:
+            raise
+        except NetworkError as exc:  # TimedOut, a 5xx, a dropped connection
+            if pause is None:
+                raise
+            if isinstance(exc, TimedOut):
+                logger.warning(SENT_AGAIN_AFTER_TIMEOUT, chat_id)
+            else:
+                logger.info("a message to chat %s failed (%s); sending it again", chat_id, exc)
+            await asyncio.sleep(pause)
 
 
 def keep_replies(session: Session, update: Update, outgoing: list[Outgoing] | Outgoing) -> None:

@@ -1,19 +1,24 @@
-"""Bot API faults survived: 1,000 prompts under a 10 % fault rate, and a long outage."""
+"""Bot API faults survived: 1,000 prompts under a 10 % fault rate, a long outage, and a reply
+sent again after a failure Telegram may get over."""
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import random
 from collections import Counter
 from datetime import timedelta
 from typing import Any
 
+import pytest
 from sqlalchemy import Engine
 from sqlmodel import select
+from telegram.error import BadRequest, Forbidden, NetworkError, TelegramError, TimedOut
 from telegram.ext import ExtBot
 from telegram.request import HTTPXRequest
 
 from bot.fakeapi import CONNECTION_RESET, LocalBotApiServer
+from handlers.common import SENT_AGAIN_AFTER_TIMEOUT, with_retries
 from models.crud import enqueue_message
 from models.db import read_session, write_session
 from models.tables import OutboxMessage, OutboxStatus
@@ -130,3 +135,48 @@ def test_the_back_off_is_capped_however_many_attempts() -> None:
 
     assert backoff(1) == timedelta(seconds=2) and backoff(3) == timedelta(seconds=8)
     assert backoff(500) == MAX_BACKOFF  # three days of retries every 10 minutes
+
+
+@pytest.mark.parametrize(
+    ("failures", "attempts", "raised"),
+    [
+        ([NetworkError("Bad Gateway")], 2, None),  # a blip: the second attempt gets through
+        ([NetworkError("reset")] * 3, 3, NetworkError),  # still failing: given up, raised
+        ([BadRequest("Can't parse entities")], 1, BadRequest),  # the message is wrong
+        ([Forbidden("bot was blocked by the user")], 1, Forbidden),  # the chat is closed
+    ],
+)
+async def test_a_message_is_sent_again_only_after_failures_telegram_may_get_over(
+    failures: list[TelegramError], attempts: int, raised: type[TelegramError] | None
+) -> None:
+    calls: list[int] = []
+
+    async def attempt() -> None:
+        calls.append(1)
+        if len(calls) <= len(failures):
+            raise failures[len(calls) - 1]
+
+    if raised is None:
+        await with_retries(attempt, chat_id=7, pauses=(0, 0))
+    else:
+        with pytest.raises(raised):
+            await with_retries(attempt, chat_id=7, pauses=(0, 0))
+    assert len(calls) == attempts
+
+
+async def test_a_timed_out_message_sent_again_is_logged_as_a_possible_repeat(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Telegram may have taken a message whose answer timed out: the second send may show it
+    twice, so the log says so (counted, like the outbox's ambiguous deliveries)."""
+    calls: list[int] = []
+
+    async def attempt() -> None:
+        calls.append(1)
+        if len(calls) == 1:
+            raise TimedOut()
+
+    with caplog.at_level(logging.WARNING):
+        await with_retries(attempt, chat_id=7, pauses=(0,))
+    assert len(calls) == 2
+    assert caplog.messages == [SENT_AGAIN_AFTER_TIMEOUT % 7]

@@ -9,9 +9,9 @@ import pytest
 from sqlmodel import select
 
 from bot.config import FigbotConfig
-from bot.fakeapi import LocalBotApiServer
+from bot.fakeapi import CONNECTION_RESET, LocalBotApiServer
 from bot.simulation import SimulatedUser
-from handlers.common import RESENT_AFTER_RESTART
+from handlers.common import RESENT_AFTER_RESTART, SEND_RETRY_PAUSES
 from models.crud import submission_values
 from models.db import read_session, write_session
 from models.tables import (
@@ -383,6 +383,36 @@ async def test_a_quiet_month_in_one_tap_stores_explicit_zeros(harness: Harness) 
     assert len(values) == 8 and set(values.values()) == {0}
 
 
+@pytest.mark.parametrize("fault", ["bad gateway", "connection reset"])
+async def test_a_reply_telegram_fails_to_take_once_still_arrives_once(
+    harness: Harness, fault: str
+) -> None:
+    """Telegram has a blip as the receipt goes out: figbot sends it again after a pause, and
+    the reporter gets it once, with no apology."""
+    wang = await harness.join(1001, "王芳", unit="jinhai")
+    await harness.open_round("2026-11")
+    await wang.press("开始填报")
+    await answer_all(wang)
+    if fault == "bad gateway":
+        harness.server.fail_next("sendMessage", 502, "Bad Gateway")
+    else:
+        resets = [1]
+
+        def reset_once(method: str, _params: dict[str, object]) -> object:
+            if method == "sendmessage" and resets:
+                resets.pop()
+                return CONNECTION_RESET
+            return None
+
+        harness.server.fault_hook = reset_once
+    since = harness.server.message_count(1001)
+    update_id = await harness.server.press_button_by_text(1001, wang.last.message_id, "提交")
+    await harness.wait_handled(update_id)
+    replies = [m.text for m in harness.server.messages(1001)[since:]]
+    assert len(replies) == 1 and "✅ 已提交" in replies[0], replies  # no apology, no repeat
+    assert harness.server.stats.faults == 1
+
+
 async def test_a_reply_that_could_not_be_sent_comes_with_the_repeated_update(
     harness: Harness,
 ) -> None:
@@ -394,8 +424,10 @@ async def test_a_reply_that_could_not_be_sent_comes_with_the_repeated_update(
     for answer in ANSWERS:
         await wang.send(answer)
     review = wang.last
-    # The receipt fails, and so does the apology the error handler tries next.
-    harness.server.fail_next("sendMessage", 500, "Internal Server Error", times=2)
+    # The receipt fails every time it is tried, and so does the apology the error handler
+    # tries next.
+    attempts = len(SEND_RETRY_PAUSES) + 1
+    harness.server.fail_next("sendMessage", 500, "Internal Server Error", times=2 * attempts)
     since = harness.server.message_count(1001)
     update_id = await harness.server.press_button_by_text(1001, review.message_id, "提交")
     await harness.wait_handled(update_id)
