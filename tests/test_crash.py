@@ -246,7 +246,7 @@ async def test_sigkill_mid_burst_loses_and_doubles_nothing(
 
 
 def _seen_twice(messages: list[SentMessage], nudged_at: list[int]) -> int:
-    """Replies that came right after the same reply, not asked for by a /report in between
+    """Messages that came right after the same message, not asked for by a /report in between
     (a nudge sent when the chat had ``n`` messages makes message ``n`` the answer to it)."""
     return sum(
         1
