@@ -385,10 +385,11 @@ async def test_a_quiet_month_in_one_tap_stores_explicit_zeros(harness: Harness) 
 
 @pytest.mark.parametrize("fault", ["bad gateway", "connection reset"])
 async def test_a_reply_telegram_fails_to_take_once_still_arrives_once(
-    harness: Harness, fault: str
+    harness: Harness, fault: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     """Telegram has a blip as the receipt goes out: figbot sends it again after a pause, and
-    the reporter gets it once, with no apology."""
+    the reporter gets it once, with no apology. The log says why, without the token."""
+    caplog.set_level(logging.INFO)
     wang = await harness.join(1001, "王芳", unit="jinhai")
     await harness.open_round("2026-11")
     await wang.press("开始填报")
@@ -411,6 +412,8 @@ async def test_a_reply_telegram_fails_to_take_once_still_arrives_once(
     replies = [m.text for m in harness.server.messages(1001)[since:]]
     assert len(replies) == 1 and "✅ 已提交" in replies[0], replies  # no apology, no repeat
     assert harness.server.stats.faults == 1
+    retried = [r.getMessage() for r in caplog.records if "sending it again" in r.getMessage()]
+    assert len(retried) == 1 and TEST_TOKEN not in caplog.text, retried
 
 
 async def test_a_reply_that_could_not_be_sent_comes_with_the_repeated_update(
