@@ -1,14 +1,16 @@
 """Benchmark: answers through figbot's full stack next to a bare echo bot, same server, same run.
 
 figbot: local Bot API server → PTB → figbot's polling → access gate → parse/validate → commit
-(SQLite, update marked processed, reply kept) → reply, with its heap settled after start-up as
-``figbot run`` does (``bot.app.settle_heap``). The echo bot: PTB's own polling and a handler
-that only replies with the text, with Python's default garbage collection. Both get a burst
-of answers (the rate) and then a stream paced at 100 answers/s (the reply latency, p50/p95).
+(SQLite, or PostgreSQL with ``--database-url``; update marked processed, reply kept) → reply,
+with its heap settled after start-up as ``figbot run`` does (``bot.app.settle_heap``). The
+echo bot: PTB's own polling and a handler that only replies with the text, with Python's
+default garbage collection. Both get a burst of answers (the rate) and then a stream paced at
+100 answers/s (the reply latency, p50/p95).
 
     python benchmarks/answer_throughput.py              # 200 reporters × 5 answers, 3 runs
     python benchmarks/answer_throughput.py --reporters 50 --runs 1
     python benchmarks/answer_throughput.py --frame-only  # figbot minus the answer's handling
+    python benchmarks/answer_throughput.py --database-url postgresql+psycopg://postgres@127.0.0.1/test
 
 ``--frame-only`` puts a handler in front of figbot's answer handling that only replies with
 the text, through figbot's own sending: what is left is figbot's frame (its polling, lanes,
@@ -27,7 +29,9 @@ import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Awaitable, Callable
+import uuid
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -35,7 +39,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from sqlalchemy import Engine  # noqa: E402
+from sqlalchemy import Engine, create_engine, text  # noqa: E402
+from sqlalchemy.engine import make_url  # noqa: E402
 from sqlmodel import Session, update  # noqa: E402
 from telegram import Update  # noqa: E402
 from telegram.ext import (  # noqa: E402
@@ -142,13 +147,35 @@ async def echo(server: LocalBotApiServer, users: list[int]) -> Measured:
         await app.shutdown()
 
 
-def reporters_database(users: list[int], base_url: str) -> tuple[FigbotConfig, Engine, Clock]:
-    """A fresh SQLite database with one unit per reporter, each bound, and the month's round
-    open with its prompts marked sent (the answers are what is measured, not the prompts)."""
+@contextmanager
+def database_for_run(url: str | None) -> Iterator[str | None]:
+    """Given a PostgreSQL URL, that database with a schema of the run's own, dropped after it
+    (nothing else there is touched); without one, None: a fresh SQLite file."""
+    if url is None:
+        yield None
+        return
+    schema = f"figbot_benchmark_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(url)
+    with admin.begin() as connection:
+        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
+    try:
+        scoped = make_url(url).update_query_dict({"options": f"-csearch_path={schema}"})
+        yield scoped.render_as_string(hide_password=False)
+    finally:
+        with admin.begin() as connection:
+            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
+def reporters_database(
+    users: list[int], base_url: str, url: str | None = None
+) -> tuple[FigbotConfig, Engine, Clock]:
+    """A fresh database (SQLite unless ``url`` is given) with one unit per reporter, each
+    bound, and the month's round open with its prompts marked sent (the answers are what is
+    measured, not the prompts)."""
     workdir = Path(tempfile.mkdtemp(prefix="figbot-benchmark-"))
-    config_path = _crash_config(
-        workdir, f"sqlite:///{workdir / 'b.db'}", base_url, reporters=len(users)
-    )
+    url = url or f"sqlite:///{workdir / 'b.db'}"
+    config_path = _crash_config(workdir, url, base_url, reporters=len(users))
     config = load_config(config_path, environ={"FIGBOT_TELEGRAM_TOKEN": TEST_TOKEN})
     engine = prepare_database(config)
     clock = Clock(datetime.now(UTC))
@@ -168,9 +195,20 @@ async def frame_only_reply(update: Update, context: Context) -> None:
 
 
 async def figbot(
-    server: LocalBotApiServer, users: list[int], *, frame_only: bool = False
+    server: LocalBotApiServer,
+    users: list[int],
+    *,
+    frame_only: bool = False,
+    database_url: str | None = None,
 ) -> Measured:
-    config, engine, _ = reporters_database(users, server.base_url)
+    with database_for_run(database_url) as url:
+        return await _figbot(server, users, url, frame_only=frame_only)
+
+
+async def _figbot(
+    server: LocalBotApiServer, users: list[int], url: str | None, *, frame_only: bool
+) -> Measured:
+    config, engine, _ = reporters_database(users, server.base_url, url)
     engine.dispose()
     app = build_application(config)
     if frame_only:  # first in the feature group, after the access gate
@@ -191,7 +229,9 @@ async def figbot(
         gc.set_threshold(*default_thresholds)
 
 
-async def one_run(reporters: int, *, frame_only: bool) -> tuple[Measured, Measured]:
+async def one_run(
+    reporters: int, *, frame_only: bool, database_url: str | None
+) -> tuple[Measured, Measured]:
     """Echo, then figbot, on one fresh local server."""
     async with LocalBotApiServer(token=TEST_TOKEN) as server:
         echo_users = [FIRST_USER + n for n in range(reporters)]
@@ -200,21 +240,26 @@ async def one_run(reporters: int, *, frame_only: bool) -> tuple[Measured, Measur
             server.add_user(user, f"U{user}")
         return (
             await echo(server, echo_users),
-            await figbot(server, figbot_users, frame_only=frame_only),
+            await figbot(server, figbot_users, frame_only=frame_only, database_url=database_url),
         )
 
 
-async def main(reporters: int, runs: int, *, frame_only: bool) -> int:
+async def main(
+    reporters: int, runs: int, *, frame_only: bool, database_url: str | None = None
+) -> int:
     name = "figbot's frame" if frame_only else "figbot"
+    database = make_url(database_url).get_backend_name() if database_url else "sqlite"
     print(
         f"{reporters} reporters; burst of {reporters * (ANSWERS - 2)} answers, "
-        f"then {reporters * 2} paced at {PACED_RATE:.0f}/s; {runs} run(s)"
+        f"then {reporters * 2} paced at {PACED_RATE:.0f}/s; {runs} run(s); figbot on {database}"
         + ("; --frame-only: a reply in place of the answer's handling" if frame_only else "")
     )
     ratios: list[float] = []
     worst_p95 = 0.0
     for run in range(1, runs + 1):
-        echo_run, figbot_run = await one_run(reporters, frame_only=frame_only)
+        echo_run, figbot_run = await one_run(
+            reporters, frame_only=frame_only, database_url=database_url
+        )
         ratios.append(figbot_run.rate / echo_run.rate)
         worst_p95 = max(worst_p95, figbot_run.p(95))
         print(
@@ -246,5 +291,19 @@ if __name__ == "__main__":
         action="store_true",
         help="figbot with a plain reply in place of the answer's handling (a diagnosis)",
     )
+    parser.add_argument(
+        "--database-url",
+        help="run figbot on this PostgreSQL database, in a schema of its own dropped afterwards "
+        "(default: a fresh SQLite file)",
+    )
     args = parser.parse_args()
-    raise SystemExit(asyncio.run(main(args.reporters, args.runs, frame_only=args.frame_only)))
+    raise SystemExit(
+        asyncio.run(
+            main(
+                args.reporters,
+                args.runs,
+                frame_only=args.frame_only,
+                database_url=args.database_url,
+            )
+        )
+    )

@@ -25,7 +25,13 @@ from models.crud import (
     mark_update_processed,
     retire_stale_replies,
 )
-from models.db import hold_lock, read_session, single_statement, write_session
+from models.db import (
+    hold_lock,
+    read_session,
+    single_read_session,
+    single_statement,
+    write_session,
+)
 from models.types import utcnow
 
 logger = logging.getLogger(__name__)
@@ -55,6 +61,10 @@ class Runtime:
 
     def reading(self) -> AbstractContextManager[Session]:
         return read_session(self.engine)
+
+    def reading_once(self) -> AbstractContextManager[Session]:
+        """For a single read statement (see ``models.db.single_read_session``)."""
+        return single_read_session(self.engine)
 
     @contextmanager
     def update_transaction(self, update: Update) -> Iterator[Session | None]:

@@ -61,8 +61,9 @@ async def gate(update: Update, context: Context) -> None:
         warning = views.too_fast(context.language) if verdict is FloodVerdict.WARN else None
         await _refuse(update, context, warning)
     # Most updates only read the contact; last-seen times are written at most every few
-    # minutes, so an answer costs one write transaction (its own), not two.
-    with rt.reading() as session:
+    # minutes, so an answer costs one write transaction (its own), not two. The read is one
+    # statement, without a transaction around it.
+    with rt.reading_once() as session:
         contact = get_contact(session, telegram_user_id=user.id)
     if needs_recording(contact, rt.now()):
         with write_session(rt.engine) as session:

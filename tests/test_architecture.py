@@ -13,7 +13,16 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGES = ["bot", "handlers", "services", "scheduler", "models", "reports", "domain"]
-SESSION_OPENERS = {"reading", "update_transaction", "write_session", "read_session", "Session"}
+SESSION_OPENERS = {
+    "reading",
+    "reading_once",
+    "update_transaction",
+    "write_session",
+    "read_session",
+    "single_read_session",
+    "single_statement",
+    "Session",
+}
 
 
 def _opener(item: ast.withitem) -> str | None:
