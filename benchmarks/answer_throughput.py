@@ -297,6 +297,8 @@ if __name__ == "__main__":
         "(default: a fresh SQLite file)",
     )
     args = parser.parse_args()
+    if args.database_url and make_url(args.database_url).get_backend_name() != "postgresql":
+        parser.error("--database-url takes a PostgreSQL URL (SQLite is the default)")
     raise SystemExit(
         asyncio.run(
             main(

@@ -103,12 +103,8 @@ async def mixed_run(
     log = tmp_path / "bot.log"
     bot = await _start_bot(config_path, log)
     period = Period.containing(PeriodKind.MONTH, date.today()).code
-    code, _, err = await _figbot(
-        "--config", str(config_path), "open-round", "--form", "monthly", "--period", period
-    )
-    assert code == 0, err
     loop = asyncio.get_running_loop()
-    until = loop.time() + seconds
+    until = 0.0  # set once the round is open
     expected = {10_000 + i: _answers(i)[3] for i in range(reporters)}
 
     async def reporter(i: int) -> int:
@@ -150,7 +146,12 @@ async def mixed_run(
                 backups += 1
         return compiled, backups
 
-    try:
+    try:  # from here on, whatever fails, the bot is stopped
+        code, _, err = await _figbot(
+            "--config", str(config_path), "open-round", "--form", "monthly", "--period", period
+        )
+        assert code == 0, err
+        until = loop.time() + seconds
         results = await asyncio.wait_for(
             asyncio.gather(
                 asyncio.gather(*(reporter(i) for i in range(reporters))),

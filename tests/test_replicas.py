@@ -90,6 +90,8 @@ async def test_two_replicas_with_a_kill_lose_and_double_nothing(
         await _start_bot(config, log, "--webhook")
         for config, log in zip(configs, logs, strict=True)
     ]
+    # Bound before the try, so a failure before the reporters start still stops the replicas.
+    reporters: list[asyncio.Task[None]] = []
     try:
         for port in ports:
             await _healthy(port)
