@@ -162,7 +162,7 @@ async def send_kept(update: Update, context: Context) -> None:
     rt = context.runtime
     kept = rt.take_committed_replies(update.update_id)
     if kept is None:  # a repeat, or a handler that kept nothing: what does the database hold?
-        with rt.reading() as session:
+        with rt.reading_once() as session:
             row = session.get(ProcessedUpdate, update.update_id)
             kept = list(row.replies or []) if row is not None and row.replied_at is None else []
         if kept:
