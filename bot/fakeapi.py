@@ -1952,8 +1952,11 @@ class LocalBotApiServer:
         wanted = method.lower()
         return [params for name, params in self.calls if name.lower() == wanted]
 
-    def messages(self, chat_id: int, *, include_deleted: bool = True) -> list[SentMessage]:
-        """Snapshots of what the bot sent to ``chat_id``, in order, edits applied.
+    def messages(
+        self, chat_id: int, *, include_deleted: bool = True, since: int = 0
+    ) -> list[SentMessage]:
+        """Snapshots of what the bot sent to ``chat_id``, in order, edits applied, from index
+        ``since`` on (only those are copied).
 
         Deleted messages stay in the list (``deleted=True``) by default so that
         indices agree with :meth:`message_count`.
@@ -1961,7 +1964,9 @@ class LocalBotApiServer:
         chat = self._chats.get(chat_id)
         if chat is None:
             return []
-        return [copy.deepcopy(sent) for sent in chat.sent if include_deleted or not sent.deleted]
+        return [
+            copy.deepcopy(sent) for sent in chat.sent[since:] if include_deleted or not sent.deleted
+        ]
 
     def last_message(self, chat_id: int) -> SentMessage | None:
         """The newest not-deleted message the bot sent to ``chat_id``."""
@@ -2039,8 +2044,7 @@ class LocalBotApiServer:
     ) -> list[SentMessage]:
         """Wait until at least ``count`` messages with index >= ``since`` exist; return them."""
         await self.wait_for_message_count(chat_id, count, timeout, since=since)
-        chat = self._chats.get(chat_id)
-        return [copy.deepcopy(sent) for sent in chat.sent[since:]] if chat is not None else []
+        return self.messages(chat_id, since=since)
 
     async def wait_until_idle(self, timeout: float = 10.0) -> None:
         """Return once every enqueued update was confirmed and the bot has been quiet.

@@ -78,7 +78,7 @@ class SimulatedUser:
         """Send ``text``; return the messages the bot sent in reply."""
         since = self.server.message_count(self.user_id)
         await self._wait_handled(await self.server.send_text(self.user_id, text))
-        return self.server.messages(self.user_id)[since:]
+        return self.server.messages(self.user_id, since=since)
 
     async def press(self, label: str, *, message: SentMessage | None = None) -> list[SentMessage]:
         """Press the button whose label contains ``label`` on ``message`` (default: the newest
@@ -87,7 +87,7 @@ class SimulatedUser:
         since = self.server.message_count(self.user_id)
         update_id = await self.server.press_button_by_text(self.user_id, target.message_id, label)
         await self._wait_handled(update_id)
-        return self.server.messages(self.user_id)[since:]
+        return self.server.messages(self.user_id, since=since)
 
     async def press_forged(self, callback_data: str, *, message: SentMessage) -> list[SentMessage]:
         """Send callback data the bot never offered on ``message`` (a tampered client)."""
@@ -96,18 +96,18 @@ class SimulatedUser:
             self.user_id, message.message_id, callback_data
         )
         await self._wait_handled(update_id)
-        return self.server.messages(self.user_id)[since:]
+        return self.server.messages(self.user_id, since=since)
 
     async def send_sticker(self) -> list[SentMessage]:
         since = self.server.message_count(self.user_id)
         await self._wait_handled(await self.server.send_sticker(self.user_id))
-        return self.server.messages(self.user_id)[since:]
+        return self.server.messages(self.user_id, since=since)
 
     async def send_message_fields(self, fields: dict[str, Any]) -> list[SentMessage]:
         """A message of any other kind: a voice note, a location, a contact…"""
         since = self.server.message_count(self.user_id)
         await self._wait_handled(await self.server.send_update(self.user_id, "message", fields))
-        return self.server.messages(self.user_id)[since:]
+        return self.server.messages(self.user_id, since=since)
 
     def _newest_with_button(self, label: str) -> SentMessage:
         for message in reversed(self.chat):

@@ -134,7 +134,7 @@ async def _reporter(
     quiet_since = loop.time()
     acted_on = ""
     while True:
-        messages = server.messages(user_id)[seen:]
+        messages = server.messages(user_id, since=seen)
         if not messages:
             await asyncio.sleep(0.05)
             if loop.time() - quiet_since > PATIENCE:

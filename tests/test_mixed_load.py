@@ -53,7 +53,7 @@ async def _wait_for(
     loop = asyncio.get_running_loop()
     deadline = loop.time() + REPLY_WITHIN
     while loop.time() < deadline:
-        for index, message in enumerate(server.messages(chat_id)[since:], start=since):
+        for index, message in enumerate(server.messages(chat_id, since=since), start=since):
             if any(n in message.text or n in message.button_texts() for n in needles):
                 return index + 1, message
         await asyncio.sleep(0.05)

@@ -243,7 +243,7 @@ async def test_the_bot_takes_no_reports_in_group_chats(harness: Harness) -> None
     async def in_group(text: str) -> list[str]:
         since = harness.server.message_count(-100123)
         await harness.wait_handled(await harness.server.send_group_text(1001, -100123, text))
-        return [m.text for m in harness.server.messages(-100123)[since:]]
+        return [m.text for m in harness.server.messages(-100123, since=since)]
 
     assert await in_group("/report") == ["请私聊我填报，我不在群里收集数据。"]
     code = harness.invite_code(unit="dongling")
