@@ -7,9 +7,10 @@ from collections.abc import AsyncIterator
 
 import pytest
 from aiohttp import web
-from telegram import Bot
+from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, InputFile
 from telegram.error import NetworkError, TimedOut
 
+from bot.fakeapi import LocalBotApiServer
 from bot.transport import AiohttpRequest
 from tests.conftest import TEST_TOKEN
 
@@ -84,3 +85,31 @@ async def test_transport_failures_are_network_errors_that_do_not_name_the_token(
         assert not isinstance(error, TimedOut)
         assert TEST_TOKEN not in str(error)
         assert TEST_TOKEN.split(":")[1] not in str(error)
+
+
+async def test_messages_and_uploads_arrive_as_sent() -> None:
+    """Parameters go as a JSON body, uploads as a form: Chinese text, HTML, buttons and a
+    Chinese file name reach the Bot API unchanged."""
+    user = 4242
+    async with LocalBotApiServer(token=TEST_TOKEN) as server:
+        server.add_user(user, "王")
+        bot = Bot(
+            TEST_TOKEN,
+            base_url=server.base_url,
+            base_file_url=server.base_file_url,
+            request=AiohttpRequest(),
+        )
+        keyboard = InlineKeyboardMarkup([[InlineKeyboardButton("确认", callback_data="REPORT:ok")]])
+        async with bot:
+            await bot.send_message(
+                user, "<b>调解纠纷</b> 3 宗 &amp; 咨询", parse_mode="HTML", reply_markup=keyboard
+            )
+            await bot.send_document(user, InputFile(b"a,b\n", filename="汇总.csv"), caption="本周")
+        message, document = server.messages(user)
+    assert message.text == "调解纠纷 3 宗 & 咨询"
+    assert message.entities[0]["type"] == "bold"
+    assert message.buttons == [("确认", "REPORT:ok")]
+    assert document.document is not None
+    assert document.document["file_name"] == "汇总.csv"
+    assert document.document["bytes"] == b"a,b\n"
+    assert document.text == "本周"
