@@ -20,6 +20,9 @@ logger = logging.getLogger(__name__)
 
 
 def _apply(session: Session, row: SQLModel, entity: str, key: str, fields: dict[str, Any]) -> None:
+    """Set ``fields`` on ``row``, each change of a row already stored recorded as a
+    ``ConfigChange``: besides the history, that is what tells every running figbot its kept
+    copy of the indicator catalog is out of date (``models.crud.CATALOG_VERSION``)."""
     for field, new in fields.items():
         old = getattr(row, field)
         if old != new:

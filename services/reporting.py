@@ -34,6 +34,7 @@ from domain.rules import (
     parse_rule,
 )
 from models.crud import (
+    CATALOG_VERSION,
     coordinators,
     get_submission,
     indicators_by_key,
@@ -228,10 +229,11 @@ _FORM_AND_OFFICE = (
     .where(col(Form.id) == bindparam("form_id"))
 )
 # What every step of a reporter starts from, in one statement: the unit, the conversation, and
-# the conversation's round with its form and office (None where there is none). The rows land
-# in the session's identity map, so later ``session.get`` of them costs no query.
+# the conversation's round with its form and office (None where there is none), and the
+# indicator catalog's version. The rows land in the session's identity map, so later
+# ``session.get`` of them costs no query.
 _STEP = (
-    sa_select(Unit, ConversationState, Round, Form, Office)
+    sa_select(Unit, ConversationState, Round, Form, Office, CATALOG_VERSION)
     .select_from(Unit)
     .outerjoin(ConversationState, col(ConversationState.contact_id) == bindparam("contact_id"))
     .outerjoin(Round, col(Round.id) == col(ConversationState.round_id))
@@ -254,7 +256,6 @@ _RANKED = (
         col(Round.form_id) == bindparam("form_id"),
         col(Round.office_id) == bindparam("office_id"),
         col(Submission.unit_id) == bindparam("unit_id"),
-        col(Value.indicator_key).in_(bindparam("keys", expanding=True)),
         col(Round.period) < bindparam("period"),
     )
     .subquery()
@@ -293,7 +294,9 @@ class _Ctx:
         self.form = form
         self.office = office
         self.keys: list[str] = list(round_.indicator_keys)
-        self.indicators = indicators_by_key(session, keys=self.keys)
+        self.indicators = indicators_by_key(
+            session, keys=self.keys, catalog_version=step.catalog_version if step else None
+        )
         self.info = RoundInfo(
             round_id=round_.id or 0,
             unit_name=unit.name,
@@ -353,7 +356,7 @@ class _Ctx:
             return latest[0][1]
         return None
 
-    def _rules(self, key: str) -> dict[str, Any]:
+    def _rules(self, key: str) -> Mapping[str, Any]:
         return self.indicators[key].rules
 
     def bounds(self, key: str) -> Bounds:
@@ -422,7 +425,9 @@ class _Ctx:
         One query serves a whole step: the outlier history of the figure just answered and
         the previous value shown with the next question. Past periods are not changed by a
         step, so it runs on the connection, without flushing the draft being edited first
-        (and without the ORM's cost per statement)."""
+        (and without the ORM's cost per statement). It reads every indicator of the form's
+        earlier rounds, not only this round's: an indicator since dropped from the form costs
+        a few rows, less than rendering an IN list of keys on every answer."""
         depth = max([1, *(self.policy(key).history for key in self.keys)])
         rows = self.session.connection().execute(
             _EARLIER_VALUES,
@@ -430,7 +435,6 @@ class _Ctx:
                 "form_id": self.form.id,
                 "office_id": self.office.id,
                 "unit_id": self.unit.id,
-                "keys": self.keys,
                 "period": self.info.period.code,
                 "depth": depth,
             },
@@ -554,6 +558,7 @@ class _Step:
     round: Round | None
     form: Form | None
     office: Office | None
+    catalog_version: int
 
 
 def _load_step(session: Session, contact: Contact) -> _Step | None:

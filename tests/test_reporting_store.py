@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
+from sqlalchemy import Engine
 from sqlmodel import Session, select
 
+from bot.config import FigbotConfig, FormConfig, IndicatorConfig
+from bot.views import render_prompt
 from domain.numbers import RefusalReason
-from models.crud import submission_values
+from domain.periods import Period, PeriodKind
+from models.crud import get_form, get_office, submission_values
+from models.db import write_session
 from models.tables import ConversationState, Round, Submission, ValueRevision
+from services.catalog import sync_config
 from services.reporting import (
     Action,
     ConfirmOverwrite,
@@ -22,6 +29,7 @@ from services.reporting import (
     press,
     start,
 )
+from services.rounds import open_round
 from tests.conftest import Clock
 from tests.store_helpers import bind, fill_all, open_
 
@@ -340,3 +348,74 @@ def test_a_reporter_of_a_removed_unit_reports_no_more(session: Session, clock: C
     session.flush()
     (notice,) = start(session, contact=wang, round_id=opened.round_id, now=clock())
     assert isinstance(notice, Notice) and notice.kind is NoticeKind.NOT_A_REPORTER
+
+
+# ------------------------------------------------ the indicator catalog kept between answers
+def _changed_catalog(engine: Engine, config: FigbotConfig, **updates: Any) -> None:
+    """What ``figbot <any command>`` with an edited config does to the database, from a
+    session of its own."""
+    with write_session(engine) as other:
+        sync_config(other, config=config.model_copy(update=updates))
+
+
+def test_a_label_changed_in_the_config_shows_in_the_next_question(
+    engine: Engine, session: Session, config: FigbotConfig, clock: Clock
+) -> None:
+    wang = bind(session, user_id=1, name="王芳", unit="jinhai", now=clock())
+    opened = open_(session, "2026-11", now=clock())
+    start(session, contact=wang, round_id=opened.round_id, now=clock())
+    second = answer_text(session, contact=wang, text="12", now=clock())[-1]
+    assert isinstance(second, Question) and second.item.label == "调解纠纷"
+    session.commit()
+
+    _changed_catalog(
+        engine,
+        config,
+        indicators=[
+            ind.model_copy(update={"label": "成功调处纠纷", "measure_word": "件"})
+            if ind.key == "mediated_success"
+            else ind
+            for ind in config.indicators
+        ],
+    )
+    third = answer_text(session, contact=wang, text="5", now=clock())[-1]
+    assert isinstance(third, Question) and third.item.key == "mediated_success"
+    assert (third.item.label, third.item.measure_word) == ("成功调处纠纷", "件")
+    refusal, _ = answer_text(session, contact=wang, text="4宗", now=clock())
+    assert isinstance(refusal, Notice) and refusal.reason == RefusalReason.WRONG_MEASURE_WORD
+
+
+def test_an_indicator_added_with_a_new_form_is_asked_with_its_label(
+    engine: Engine, session: Session, config: FigbotConfig, clock: Clock
+) -> None:
+    """A new indicator and a new form write no ``config_change`` row: the catalog's version
+    does not move, and the kept catalog lacks the key."""
+    wang = bind(session, user_id=1, name="王芳", unit="jinhai", now=clock())
+    opened = open_(session, "2026-11", now=clock())
+    start(session, contact=wang, round_id=opened.round_id, now=clock())
+    answer_text(session, contact=wang, text="12", now=clock())
+    session.commit()
+
+    visits = IndicatorConfig(key="mediation_visits", label="上门调解走访", measure_word="户")
+    form = FormConfig(
+        key="visits", name="走访月报", period=PeriodKind.MONTH, indicators=[visits.key]
+    )
+    _changed_catalog(
+        engine, config, indicators=[*config.indicators, visits], forms=[*config.forms, form]
+    )
+    form_row, office_row = get_form(session, key="visits"), get_office(session, code="jinhu")
+    assert form_row is not None and office_row is not None
+    new_round = open_round(
+        session,
+        form=form_row,
+        office=office_row,
+        period=Period.parse("2026-11"),
+        schedule=form.as_schedule(),
+        now=clock(),
+        render_prompt=render_prompt,
+    )
+    first = start(session, contact=wang, round_id=new_round.round_id, now=clock())[-1]
+    assert isinstance(first, Question)
+    assert (first.item.label, first.item.measure_word) == ("上门调解走访", "户")
+    review = answer_text(session, contact=wang, text="6户", now=clock())[-1]
+    assert isinstance(review, Review) and review.items[0].value == 6
