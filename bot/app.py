@@ -10,6 +10,7 @@ import asyncio
 import gc
 import logging
 import signal
+import warnings
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
@@ -22,6 +23,7 @@ from telegram.ext import (
     BaseHandler,
     ContextTypes,
 )
+from telegram.warnings import PTBUserWarning
 
 from bot import views
 from bot.config import FigbotConfig, WebhookConfig
@@ -41,7 +43,7 @@ from handlers import (
     status,
     summaries,
 )
-from handlers.common import Context, send
+from handlers.common import RAW_SEND_WARNING, Context, send
 from models.types import utcnow
 from scheduler.runner import SchedulerRunner
 from services.catalog import prepare_database
@@ -64,6 +66,7 @@ def build_application(
     """The Application for ``config``; ``clock`` and ``application_class`` are seams for the
     demo and tests (a moved clock; an Application that reports when an update is handled)."""
     quiet_http_loggers()
+    warnings.filterwarnings("ignore", RAW_SEND_WARNING, PTBUserWarning)
     token = config.telegram.token.get_secret_value()
     if not token:
         raise ValueError("telegram.token is empty (set it in the config or FIGBOT_TELEGRAM_TOKEN)")

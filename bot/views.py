@@ -77,7 +77,7 @@ class Outgoing:
         return cls(data["text"], keyboard)
 
     def reply_markup_json(self) -> dict[str, Any] | None:
-        """The Bot API's InlineKeyboardMarkup as plain JSON (for the outbox)."""
+        """The Bot API's InlineKeyboardMarkup as plain JSON, as replies and the outbox send it."""
         if not self.keyboard:
             return None
         return {
