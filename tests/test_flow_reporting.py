@@ -416,6 +416,24 @@ async def test_a_reply_telegram_fails_to_take_once_still_arrives_once(
     assert len(retried) == 1 and TEST_TOKEN not in caplog.text, retried
 
 
+async def test_a_reply_hit_by_flood_control_arrives_once_after_telegrams_wait(
+    harness: Harness,
+) -> None:
+    """Telegram asks for a second's wait as the receipt goes out: the receipt follows after
+    it, once, with no apology."""
+    wang = await harness.join(1001, "王芳", unit="jinhai")
+    await harness.open_round("2026-11")
+    await wang.press("开始填报")
+    await answer_all(wang)
+    harness.server.fail_next("sendMessage", 429, "Too Many Requests: retry after 1", retry_after=1)
+    since = harness.server.message_count(1001)
+    update_id = await harness.server.press_button_by_text(1001, wang.last.message_id, "提交")
+    await harness.wait_handled(update_id)
+    replies = [m.text for m in harness.server.messages(1001, since=since)]
+    assert len(replies) == 1 and "✅ 已提交" in replies[0], replies
+    assert harness.server.stats.faults == 1
+
+
 async def test_a_reply_that_could_not_be_sent_comes_with_the_repeated_update(
     harness: Harness,
 ) -> None:
