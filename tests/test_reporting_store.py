@@ -361,6 +361,8 @@ def _changed_catalog(engine: Engine, config: FigbotConfig, **updates: Any) -> No
 def test_a_label_changed_in_the_config_shows_in_the_next_question(
     engine: Engine, session: Session, config: FigbotConfig, clock: Clock
 ) -> None:
+    """The catalog kept since the last answer is out of date once another process synced an
+    edited config: the next question has the new label and takes the new measure word."""
     wang = bind(session, user_id=1, name="王芳", unit="jinhai", now=clock())
     opened = open_(session, "2026-11", now=clock())
     start(session, contact=wang, round_id=opened.round_id, now=clock())
