@@ -16,6 +16,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, col, select
 
 from domain.messages import split_text
+from domain.rules import Bounds
 from models.db import hold_lock
 from models.tables import (
     ConfigChange,
@@ -57,6 +58,15 @@ class IndicatorDef:
     measure_word: str
     help: str | None
     rules: Mapping[str, Any]
+
+    @property
+    def bounds(self) -> Bounds:
+        return Bounds(minimum=self.rules.get("min", 0), maximum=self.rules.get("max"))
+
+    @property
+    def decimals(self) -> int:
+        """Decimal places a figure takes (0: a whole count)."""
+        return int(self.rules.get("decimals", 0))
 
 
 # Statements every update runs, built once (building one costs about as much as running it).

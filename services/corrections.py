@@ -18,7 +18,6 @@ from sqlmodel import Session, col, select
 
 from domain.numbers import CountRefused, Number, RefusalReason, parse_count
 from domain.periods import Period
-from domain.rules import Bounds
 from models.crud import IndicatorDef, enqueue_message, get_submission, indicators_by_key
 from models.tables import (
     Contact,
@@ -132,15 +131,12 @@ def correct_value(
         raise CorrectionRefused(CorrectionRefusal.UNKNOWN_UNIT, unit_text)
     round_, indicator = _find_round(session, office_id, indicator_text, period, form_key)
     try:
-        new = parse_count(
-            value_text, indicator.measure_word, int(indicator.rules.get("decimals", 0))
-        )
+        new = parse_count(value_text, indicator.measure_word, indicator.decimals)
     except CountRefused as refused:
         raise CorrectionRefused(
             CorrectionRefusal.BAD_VALUE, value_text, refusal=refused.reason
         ) from None
-    rules = indicator.rules
-    bounds = Bounds(minimum=rules.get("min", 0), maximum=rules.get("max"))
+    bounds = indicator.bounds
     violation = bounds.violation(new)
     if violation is not None:
         bound = bounds.minimum if violation == "below" else bounds.maximum

@@ -360,11 +360,10 @@ class _Ctx:
         return self.indicators[key].rules
 
     def bounds(self, key: str) -> Bounds:
-        rules = self._rules(key)
-        return Bounds(minimum=rules.get("min", 0), maximum=rules.get("max"))
+        return self.indicators[key].bounds
 
     def decimals(self, key: str) -> int:
-        return int(self._rules(key).get("decimals", 0))
+        return self.indicators[key].decimals
 
     def optional(self, key: str) -> bool:
         return not self._rules(key).get("required", True)
