@@ -9,6 +9,7 @@ from sqlmodel import Session
 from bot.config import load_config
 from bot.views import render_prompt
 from domain.periods import Period
+from domain.schedule import Schedule
 from models.crud import get_form, get_office, get_unit
 from models.tables import Contact, Role
 from services.onboarding import create_invite, redeem_invite
@@ -59,8 +60,16 @@ def bind(
 
 
 def open_(
-    session: Session, period: str, *, now: datetime, form: str = "monthly", office: str = "jinhu"
+    session: Session,
+    period: str,
+    *,
+    now: datetime,
+    form: str = "monthly",
+    office: str = "jinhu",
+    schedule: Schedule | None = None,
 ) -> OpenedRound:
+    """Open ``form``'s round for ``period``, on the example config's schedule for the form
+    unless ``schedule`` is given (a form the example config lacks)."""
     form_row = get_form(session, key=form)
     office_row = get_office(session, code=office)
     assert form_row is not None and office_row is not None
@@ -69,7 +78,7 @@ def open_(
         form=form_row,
         office=office_row,
         period=Period.parse(period),
-        schedule=EXAMPLE.form(form).as_schedule(),
+        schedule=schedule or EXAMPLE.form(form).as_schedule(),
         now=now,
         render_prompt=render_prompt,
     )

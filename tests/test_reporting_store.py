@@ -9,10 +9,9 @@ from sqlalchemy import Engine
 from sqlmodel import Session, select
 
 from bot.config import FigbotConfig, FormConfig, IndicatorConfig
-from bot.views import render_prompt
 from domain.numbers import RefusalReason
-from domain.periods import Period, PeriodKind
-from models.crud import get_form, get_office, submission_values
+from domain.periods import PeriodKind
+from models.crud import submission_values
 from models.db import write_session
 from models.tables import ConversationState, Round, Submission, ValueRevision
 from services.catalog import sync_config
@@ -29,7 +28,6 @@ from services.reporting import (
     press,
     start,
 )
-from services.rounds import open_round
 from tests.conftest import Clock
 from tests.store_helpers import bind, fill_all, open_
 
@@ -405,17 +403,7 @@ def test_an_indicator_added_with_a_new_form_is_asked_with_its_label(
     _changed_catalog(
         engine, config, indicators=[*config.indicators, visits], forms=[*config.forms, form]
     )
-    form_row, office_row = get_form(session, key="visits"), get_office(session, code="jinhu")
-    assert form_row is not None and office_row is not None
-    new_round = open_round(
-        session,
-        form=form_row,
-        office=office_row,
-        period=Period.parse("2026-11"),
-        schedule=form.as_schedule(),
-        now=clock(),
-        render_prompt=render_prompt,
-    )
+    new_round = open_(session, "2026-11", now=clock(), form="visits", schedule=form.as_schedule())
     first = start(session, contact=wang, round_id=new_round.round_id, now=clock())[-1]
     assert isinstance(first, Question)
     assert (first.item.label, first.item.measure_word) == ("上门调解走访", "户")
