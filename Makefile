@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.figbot-installed
 
-.PHONY: install demo test lint lock clean
+.PHONY: install demo test test-fast lint lock clean
 
 install: $(STAMP)
 
@@ -26,6 +26,10 @@ lint: install
 
 test: install lint
 	$(BIN)/pytest
+
+# The tests that start no figbot process (under a minute); CI runs everything.
+test-fast: install
+	$(BIN)/pytest -m "not slow"
 
 # Regenerate the lock files after changing dependencies in pyproject.toml.
 lock: install

@@ -18,7 +18,7 @@ import signal
 import sqlite3
 import sys
 import tempfile
-from datetime import date
+from datetime import UTC, datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -28,9 +28,9 @@ from bot.config import load_config  # noqa: E402
 from bot.fakeapi import LocalBotApiServer  # noqa: E402
 from domain.periods import Period, PeriodKind  # noqa: E402
 from services.catalog import prepare_database  # noqa: E402
-from tests.conftest import TEST_TOKEN  # noqa: E402
-from tests.test_cli import _figbot  # noqa: E402
-from tests.test_crash import _crash_config, _start_bot  # noqa: E402
+from tests.conftest import TEST_TOKEN, Clock  # noqa: E402
+from tests.processes import run_figbot, start_bot  # noqa: E402
+from tests.test_crash import _crash_config  # noqa: E402
 
 PER_UNIT = 10
 
@@ -65,13 +65,21 @@ async def main(contacts: int, seconds: float) -> int:
         db.close()
         for n in range(contacts):
             server.add_user(100_000 + n, f"填报员{n}")
-        bot = await _start_bot(config_path, workdir / "bot.log")
+        clock = Clock(datetime.now(UTC))  # a benchmark runs on the real date
+        bot = await start_bot(config_path, clock=clock, log=workdir / "bot.log")
         try:
             await asyncio.sleep(3)
             idle = rss_mb(bot.pid)
-            period = Period.containing(PeriodKind.MONTH, date.today()).code
-            code, out, err = await _figbot(
-                "--config", str(config_path), "open-round", "--form", "monthly", "--period", period
+            period = Period.containing(PeriodKind.MONTH, clock().date()).code
+            code, out, err = await run_figbot(
+                "--config",
+                str(config_path),
+                "open-round",
+                "--form",
+                "monthly",
+                "--period",
+                period,
+                clock=clock,
             )
             if code != 0:
                 print(err)

@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import getpass
 import logging
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -30,7 +31,7 @@ from models.backup import BackupError, TableCounts, backup_sqlite, restore
 from models.crud import get_office
 from models.db import read_session, upgrade
 from models.tables import Role
-from models.types import utcnow
+from models.types import follow_test_clock, utcnow
 from services.catalog import prepare_database
 from services.rounds import RoundError
 from services.scheduling import calendar
@@ -409,6 +410,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                     "telegram.token: required to run (set it in the config or in "
                     "FIGBOT_TELEGRAM_TOKEN)"
                 )
+        follow_test_clock(os.environ)
         return int(args.func(config, args))
     except (AdminError, BackupError, ConfigError, PeriodError, RoundError) as exc:
         print(f"figbot: {exc}", file=sys.stderr)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import shutil
 import sys
-from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -146,7 +145,7 @@ async def run_demo(*, workdir: str, verbose: bool = False) -> int:
             await _say(t, zhao, f"/start {coordinator_link.code}")
 
             period = Period.containing(
-                PeriodKind.MONTH, datetime.now(ZoneInfo(office.timezone)).date()
+                PeriodKind.MONTH, utcnow().astimezone(ZoneInfo(office.timezone)).date()
             )
             t.title(f"2. A round opens: figbot open-round --form monthly --period {period.code}")
             for office_name, opened in open_rounds(

@@ -2,16 +2,49 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import logging
+from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import DateTime, Numeric
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
 
+logger = logging.getLogger(__name__)
+
+# A process started by a test follows the test's clock: the test sets both variables, and
+# figbot's entry point (bot.cli.main) calls follow_test_clock. The flag keeps a stray
+# FIGBOT_TEST_CLOCK_OFFSET in a real deployment's environment from moving a real clock.
+TEST_FLAG_VARIABLE = "FIGBOT_TESTING"
+TEST_CLOCK_VARIABLE = "FIGBOT_TEST_CLOCK_OFFSET"
+
+_shift = timedelta(0)
+
 
 def utcnow() -> datetime:
-    return datetime.now(UTC)
+    """Now, in UTC: the real time, unless this process follows a test's clock."""
+    return datetime.now(UTC) + _shift
+
+
+def follow_test_clock(environ: Mapping[str, str]) -> timedelta | None:
+    """Shift this process's clock by ``FIGBOT_TEST_CLOCK_OFFSET`` seconds when
+    ``FIGBOT_TESTING=1`` is set too; the shift applied, or None.
+
+    An offset rather than a fixed moment: the child's clock runs on from the test's "now",
+    and every process a test starts (one after a SIGKILL, a CLI command beside a running bot)
+    reads the same time at the same moment.
+    """
+    global _shift
+    offset = environ.get(TEST_CLOCK_VARIABLE)
+    if offset is None:
+        return None
+    if environ.get(TEST_FLAG_VARIABLE) != "1":
+        logger.warning("%s is set but this is not a test run: ignored", TEST_CLOCK_VARIABLE)
+        return None
+    _shift = timedelta(seconds=float(offset))
+    logger.warning("test clock: now is %s", utcnow().isoformat(timespec="seconds"))
+    return _shift
 
 
 class UTCDateTime(TypeDecorator[datetime]):

@@ -3,13 +3,16 @@
 
 from __future__ import annotations
 
+import asyncio
+import functools
+import inspect
 import logging
 import os
 import shutil
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from pydantic import SecretStr
@@ -61,10 +64,72 @@ def _root_logger_as_found() -> Iterator[None]:
     root.setLevel(level)
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if isinstance(item, pytest.Function) and inspect.iscoroutinefunction(item.obj):
+            item.obj = _within_time_limit(item.obj, 0.9 * _time_limit(item))
+
+
+def _time_limit(item: pytest.Item) -> float:
+    marker = item.get_closest_marker("timeout")
+    return float(marker.args[0] if marker else item.config.getini("timeout"))
+
+
+def _within_time_limit(
+    test: Callable[..., Awaitable[None]], seconds: float
+) -> Callable[..., Awaitable[None]]:
+    """An async test that runs past its limit is cancelled inside its event loop, so its own
+    ``finally`` blocks stop what it started, and it fails naming the limit.
+
+    pytest-timeout stays the backstop (for a test that blocks the loop), but its signal lands
+    wherever the loop happens to be: the test's cleanup never runs, and the run ends in a heap
+    of unclosed-transport warnings that hide which test hung.
+    """
+
+    @functools.wraps(test)
+    async def limited(**kwargs: Any) -> None:
+        limit = asyncio.timeout(seconds)
+        try:
+            async with limit:
+                await test(**kwargs)
+        except TimeoutError:
+            if not limit.expired():
+                raise  # a timeout of the test's own
+            pytest.fail(
+                f"still running after {seconds:g} s, its time limit; the traceback shows where"
+            )
+
+    return limited
+
+
+@pytest.fixture(autouse=True)
+def _no_process_left_behind() -> Iterator[None]:
+    """A figbot process a failed or timed-out test started does not outlive it (it would hold
+    the database, the port and the CPU of every later test)."""
+    yield
+    from tests.processes import kill_leftovers
+
+    if killed := kill_leftovers():
+        logging.getLogger(__name__).warning("killed %d figbot process(es) left running", killed)
+
+
 @pytest.fixture
 def clock() -> Clock:
     # 28 Nov 2026 10:00 in Shanghai: November's round (deadline 3 Dec 18:00) is open.
     return Clock(datetime(2026, 11, 28, 2, 0, tzinfo=UTC))
+
+
+@pytest.fixture
+def figbot(clock: Clock, monkeypatch: pytest.MonkeyPatch) -> Callable[[list[str]], int]:
+    """``figbot <args>`` run in this process (``bot.cli.main``) on the test's clock."""
+    import models.types
+    from bot.cli import main
+
+    def run(argv: list[str]) -> int:
+        monkeypatch.setattr(models.types, "_shift", clock() - datetime.now(UTC))
+        return main(argv)
+
+    return run
 
 
 @pytest.fixture(scope="session")

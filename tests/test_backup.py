@@ -17,8 +17,8 @@ from models.tables import Value, ValueRevision
 from services.catalog import sync_config
 from services.reporting import Action, answer_text, press
 from tests.conftest import Clock
+from tests.processes import config_file, run_figbot
 from tests.store_helpers import bind, open_, submit
-from tests.test_cli import _config_file, _figbot
 
 ANSWERS = [12, 5, 4, 2, 40, 3, 7, 300]
 
@@ -152,25 +152,30 @@ def test_a_backup_of_the_previous_release_restores_and_upgrades(
     assert (revision.old_value, revision.new_value) == (5, 6)
 
 
+@pytest.mark.slow
 async def test_backup_and_restore_from_the_command_line(
     tmp_path: Path, config: FigbotConfig, clock: Clock, db_url: str
 ) -> None:
     _live_office(tmp_path / "live.db", config, clock).dispose()
     (tmp_path / "a").mkdir()
     (tmp_path / "b").mkdir()
-    live = _config_file(tmp_path / "a", f"sqlite:///{tmp_path / 'live.db'}")
-    code, out, err = await _figbot("--config", str(live), "backup", "--out", str(tmp_path / "b.db"))
+    live = config_file(tmp_path / "a", f"sqlite:///{tmp_path / 'live.db'}")
+    code, out, err = await run_figbot(
+        "--config", str(live), "backup", "--out", str(tmp_path / "b.db"), clock=clock
+    )
     assert code == 0, err
     assert "8 value, 9 value_revision" in out
-    code, _, err = await _figbot("--config", str(live), "backup", "--out", str(tmp_path / "b.db"))
+    code, _, err = await run_figbot(
+        "--config", str(live), "backup", "--out", str(tmp_path / "b.db"), clock=clock
+    )
     assert code == 2 and "exists; choose a new file name" in err
-    fresh = _config_file(tmp_path / "b", db_url)
-    code, out, err = await _figbot(
-        "--config", str(fresh), "restore", "--from", str(tmp_path / "b.db")
+    fresh = config_file(tmp_path / "b", db_url)
+    code, out, err = await run_figbot(
+        "--config", str(fresh), "restore", "--from", str(tmp_path / "b.db"), clock=clock
     )
     assert code == 0, err
     assert "restored" in out and "2 contact" in out
-    code, _, err = await _figbot(
-        "--config", str(fresh), "restore", "--from", str(tmp_path / "b.db")
+    code, _, err = await run_figbot(
+        "--config", str(fresh), "restore", "--from", str(tmp_path / "b.db"), clock=clock
     )
     assert code == 2 and "the target database is not empty" in err

@@ -3,80 +3,46 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import re
 import signal
-import sys
-from datetime import date
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.cli import main
 from bot.fakeapi import LocalBotApiServer
 from domain.periods import Period, PeriodKind
-from tests.conftest import EXAMPLE_CONFIG, TEST_TOKEN
+from tests.conftest import EXAMPLE_CONFIG, TEST_TOKEN, Clock
+from tests.processes import config_file, run_figbot, spawn
 
-ROOT = Path(__file__).resolve().parents[1]
-
-
-def _config_file(tmp_path: Path, db_url: str, *, base_url: str = "", token: str = "") -> Path:
-    text = EXAMPLE_CONFIG.read_text(encoding="utf-8")
-    text = text.replace('url = "sqlite:///figbot.db"', f'url = "{db_url}"')
-    if base_url:
-        text = text.replace('base_url = "https://api.telegram.org/bot"', f'base_url = "{base_url}"')
-    text = text.replace('\ntoken = ""', f'\ntoken = "{token}"', 1)
-    text = text.replace("outbox_interval_seconds = 5", "outbox_interval_seconds = 1")
-    path = tmp_path / "config.toml"
-    path.write_text(text, encoding="utf-8")
-    return path
+Main = Callable[[list[str]], int]
 
 
-def _env() -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("FIGBOT_")}
-    env["PYTHONPATH"] = str(ROOT)
-    env["FIGBOT_TELEGRAM_TOKEN"] = TEST_TOKEN
-    return env
-
-
-async def _figbot(*args: str) -> tuple[int, str, str]:
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "bot.cli",
-        *args,
-        cwd=ROOT,
-        env=_env(),
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    out, err = await asyncio.wait_for(process.communicate(), timeout=60)
-    assert process.returncode is not None
-    return process.returncode, out.decode(), err.decode()
-
-
+@pytest.mark.slow
+@pytest.mark.timeout(60)
 async def test_an_admin_invites_opens_a_round_and_runs_the_bot(
-    server: LocalBotApiServer, db_url: str, tmp_path: Path
+    server: LocalBotApiServer, db_url: str, tmp_path: Path, clock: Clock
 ) -> None:
-    config = _config_file(tmp_path, db_url, base_url=server.base_url)
-    # Next month: its deadline is in the future whenever the suite runs.
-    period = Period.containing(PeriodKind.MONTH, date.today()).next()
-    code, out, err = await _figbot("--config", str(config), "invite", "--unit", "jinhai")
+    config = config_file(tmp_path, db_url, base_url=server.base_url)
+    # Next month: its deadline is weeks after the test's now, however slow the run.
+    today = clock().astimezone(ZoneInfo("Asia/Shanghai")).date()
+    period = Period.containing(PeriodKind.MONTH, today).next()
+    code, out, err = await run_figbot(
+        "--config", str(config), "invite", "--unit", "jinhai", clock=clock
+    )
     assert code == 0, err
     # The bot's username comes from getMe on the configured Bot API server.
     match = re.fullmatch(r"https://t\.me/figbot_local_bot\?start=([A-Za-z0-9_-]{20,64})\n", out)
     assert match, out
     assert "金海社区" in err and "expires" in err
 
-    bot = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "bot.cli",
+    bot = await spawn(
         "--config",
         str(config),
         "run",
-        cwd=ROOT,
-        env=_env(),
+        clock=clock,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
     )
@@ -87,8 +53,15 @@ async def test_an_admin_invites_opens_a_round_and_runs_the_bot(
         assert "金海社区" in greeting.text
 
         for _ in range(2):  # idempotent: the second run opens nothing and prompts nobody
-            code, out, err = await _figbot(
-                "--config", str(config), "open-round", "--form", "monthly", "--period", period.code
+            code, out, err = await run_figbot(
+                "--config",
+                str(config),
+                "open-round",
+                "--form",
+                "monthly",
+                "--period",
+                period.code,
+                clock=clock,
             )
             assert code == 0, err
         assert f"round monthly {period.code} already open; 0 new prompt(s) queued" in out
@@ -110,81 +83,97 @@ async def test_an_admin_invites_opens_a_round_and_runs_the_bot(
 
 
 def test_run_without_a_token_says_which_key(
-    tmp_path: Path, db_url: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path,
+    db_url: str,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    figbot: Main,
 ) -> None:
     monkeypatch.delenv("FIGBOT_TELEGRAM_TOKEN", raising=False)
-    config = _config_file(tmp_path, db_url)
-    assert main(["--config", str(config), "run"]) == 2
+    config = config_file(tmp_path, db_url)
+    assert figbot(["--config", str(config), "run"]) == 2
     assert "telegram.token" in capsys.readouterr().err
 
 
 def test_a_bad_config_stops_start_up_naming_the_key(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], figbot: Main
 ) -> None:
     path = tmp_path / "config.toml"
     text = EXAMPLE_CONFIG.read_text(encoding="utf-8").replace(
         "deadline_days = 3", "deadline_days = -1"
     )
     path.write_text(text, encoding="utf-8")
-    assert main(["--config", str(path), "run"]) == 2
+    assert figbot(["--config", str(path), "run"]) == 2
     assert "forms.0.deadline_days" in capsys.readouterr().err
 
 
 def test_open_round_refuses_an_unknown_form_and_a_bad_period(
-    tmp_path: Path, db_url: str, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, db_url: str, capsys: pytest.CaptureFixture[str], figbot: Main
 ) -> None:
-    config = _config_file(tmp_path, db_url, token=TEST_TOKEN)
+    config = config_file(tmp_path, db_url, token=TEST_TOKEN)
     assert (
-        main(["--config", str(config), "open-round", "--form", "weekly", "--period", "2026-10"])
+        figbot(["--config", str(config), "open-round", "--form", "weekly", "--period", "2026-10"])
         == 2
     )
     assert "unknown form 'weekly'" in capsys.readouterr().err
     assert (
-        main(["--config", str(config), "open-round", "--form", "monthly", "--period", "2026-13"])
+        figbot(["--config", str(config), "open-round", "--form", "monthly", "--period", "2026-13"])
         == 2
     )
     assert "2026-13" in capsys.readouterr().err
 
 
 def test_invite_refuses_an_unknown_unit(
-    tmp_path: Path, db_url: str, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, db_url: str, capsys: pytest.CaptureFixture[str], figbot: Main
 ) -> None:
-    config = _config_file(tmp_path, db_url, token=TEST_TOKEN)
+    config = config_file(tmp_path, db_url, token=TEST_TOKEN)
     text = config.read_text(encoding="utf-8").replace(
         'bot_username = ""', 'bot_username = "figbot_x_bot"'
     )
     config.write_text(text, encoding="utf-8")
-    assert main(["--config", str(config), "invite", "--unit", "nowhere"]) == 2
+    assert figbot(["--config", str(config), "invite", "--unit", "nowhere"]) == 2
     assert "unknown unit 'nowhere'" in capsys.readouterr().err
-    assert main(["--config", str(config), "invite", "--unit", "jinhai"]) == 0
+    assert figbot(["--config", str(config), "invite", "--unit", "jinhai"]) == 0
     assert capsys.readouterr().out.startswith("https://t.me/figbot_x_bot?start=")
 
 
 def test_schedule_prints_the_coming_events(
-    tmp_path: Path, db_url: str, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, db_url: str, capsys: pytest.CaptureFixture[str], figbot: Main
 ) -> None:
-    config = _config_file(tmp_path, db_url, token=TEST_TOKEN)
-    assert main(["--config", str(config), "schedule", "--periods", "2"]) == 0
+    config = config_file(tmp_path, db_url, token=TEST_TOKEN)
+    assert figbot(["--config", str(config), "schedule", "--periods", "2"]) == 0
     lines = capsys.readouterr().out.splitlines()
-    opens = [line for line in lines if "round opens, reporters prompted" in line]
-    locks = [line for line in lines if "figures locked" in line]
-    assert len(locks) == 2 and 1 <= len(opens) <= 2
-    assert all(" 09:00  金湖街道办事处  法治工作月报 " in line for line in opens)
-    assert any("reminder to units not submitted (2h before the deadline)" in line for line in lines)
-    assert any("digest to coordinators (at the deadline)" in line for line in lines)
+    # The test's now is 28 Nov 2026 10:00 in Shanghai: November's round is open.
+    assert lines[:7] == [
+        "2026-12-01 Tue 18:00  金湖街道办事处  法治工作月报 2026-11: "
+        "reminder to units not submitted (2d before the deadline)",
+        "2026-12-02 Wed 18:00  金湖街道办事处  法治工作月报 2026-11: "
+        "digest to coordinators (1d before the deadline)",
+        "2026-12-03 Thu 16:00  金湖街道办事处  法治工作月报 2026-11: "
+        "reminder to units not submitted (2h before the deadline)",
+        "2026-12-03 Thu 18:00  金湖街道办事处  法治工作月报 2026-11: "
+        "digest to coordinators (at the deadline)",
+        "2026-12-03 Thu 18:00  金湖街道办事处  法治工作月报 2026-11: deadline",
+        "2026-12-05 Sat 18:00  金湖街道办事处  法治工作月报 2026-11: figures locked",
+        "2026-12-25 Fri 09:00  金湖街道办事处  法治工作月报 2026-12: "
+        "round opens, reporters prompted",
+    ]
+    # December's round follows, through its lock; nothing of a third round.
+    assert lines[-1].endswith("法治工作月报 2026-12: figures locked")
+    assert all("2027-01:" not in line for line in lines)
     times = [line[:16] for line in lines]
     assert times == sorted(times)  # in time order
 
 
 def test_summary_from_the_command_line(
-    tmp_path: Path, db_url: str, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, db_url: str, capsys: pytest.CaptureFixture[str], figbot: Main
 ) -> None:
     from openpyxl import load_workbook
 
-    config = _config_file(tmp_path, db_url, token=TEST_TOKEN)
+    config = config_file(tmp_path, db_url, token=TEST_TOKEN)
     out = tmp_path / "summary.xlsx"
     assert (
-        main(
+        figbot(
             [
                 "--config",
                 str(config),
@@ -203,7 +192,7 @@ def test_summary_from_the_command_line(
     assert book.sheetnames == ["汇总", "环比同比", "明细", "修改记录"]
     markdown = tmp_path / "summary.md"
     assert (
-        main(
+        figbot(
             [
                 "--config",
                 str(config),
@@ -225,7 +214,7 @@ def test_summary_from_the_command_line(
         "# 金湖街道办事处 法治工作月报 2026年第4季度"
     )
     assert (
-        main(
+        figbot(
             [
                 "--config",
                 str(config),
@@ -252,9 +241,31 @@ def test_the_config_may_be_given_before_or_after_the_command() -> None:
 
 
 def test_run_webhook_without_address_or_secret_says_which_keys(
-    tmp_path: Path, db_url: str, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, db_url: str, capsys: pytest.CaptureFixture[str], figbot: Main
 ) -> None:
-    config = _config_file(tmp_path, db_url, token=TEST_TOKEN)
-    assert main(["--config", str(config), "run", "--webhook"]) == 2
+    config = config_file(tmp_path, db_url, token=TEST_TOKEN)
+    assert figbot(["--config", str(config), "run", "--webhook"]) == 2
     err = capsys.readouterr().err
     assert "webhook.url" in err and "webhook.secret_token" in err and TEST_TOKEN not in err
+
+
+@pytest.mark.slow
+async def test_a_figbot_process_follows_the_tests_clock(
+    tmp_path: Path, db_url: str, clock: Clock
+) -> None:
+    config = config_file(tmp_path, db_url, token=TEST_TOKEN)
+    code, out, err = await run_figbot(
+        "--config", str(config), "schedule", "--periods", "1", clock=clock
+    )
+    assert code == 0, err
+    # 28 Nov 2026 in the process too: the next event is November's first reminder.
+    assert out.startswith("2026-12-01 Tue 18:00  金湖街道办事处  法治工作月报 2026-11: reminder")
+    assert "test clock: now is 2026-11-28T02:00" in err
+
+
+def test_the_test_clock_is_ignored_outside_a_test_run(caplog: pytest.LogCaptureFixture) -> None:
+    from models.types import TEST_CLOCK_VARIABLE, follow_test_clock, utcnow
+
+    assert follow_test_clock({TEST_CLOCK_VARIABLE: "-86400"}) is None
+    assert "is set but this is not a test run: ignored" in caplog.text
+    assert abs(utcnow() - datetime.now(UTC)) < timedelta(seconds=5)

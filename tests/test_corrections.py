@@ -14,8 +14,8 @@ from models.tables import OutboxMessage, Role, Submission, ValueRevision
 from services.corrections import CorrectionRefusal, CorrectionRefused, correct_value
 from tests.conftest import Clock
 from tests.flow import Harness
+from tests.processes import config_file, run_figbot
 from tests.store_helpers import bind, open_, submit
-from tests.test_cli import _config_file, _figbot
 
 ANSWERS = [12, 5, 4, 2, 40, 3, 7, 300]
 
@@ -99,6 +99,7 @@ def test_figures_phoned_in_are_entered_for_a_unit_that_did_not_report(
     assert _values(session, done.unit_id) == {"disputes_mediated": 3}  # type: ignore[attr-defined]
 
 
+@pytest.mark.slow
 async def test_set_value_from_the_command_line(
     engine: Engine, db_url: str, tmp_path: Path, clock: Clock
 ) -> None:
@@ -107,9 +108,9 @@ async def test_set_value_from_the_command_line(
         opened = open_(session, "2026-11", now=clock())
         submit(session, wang, opened.round_id, ANSWERS, clock())
         session.commit()
-    config = _config_file(tmp_path, db_url)
+    config = config_file(tmp_path, db_url)
     base = ["--config", str(config), "set-value", "--unit", "jinhai", "--indicator"]
-    code, out, err = await _figbot(
+    code, out, err = await run_figbot(
         *base,
         "disputes_mediated",
         "--value",
@@ -120,10 +121,13 @@ async def test_set_value_from_the_command_line(
         "核实",
         "--by",
         "赵主任",
+        clock=clock,
     )
     assert code == 0, err
     assert "调解纠纷: 5 → 6 宗" in out
-    code, out, err = await _figbot(*base, "调解", "--value", "abc", "--reason", "核实")
+    code, out, err = await run_figbot(
+        *base, "调解", "--value", "abc", "--reason", "核实", clock=clock
+    )
     assert code == 2 and "'abc' is not a whole count" in err
     with read_session(engine) as session:
         assert _values(session, wang.unit_id or 0)["disputes_mediated"] == 6

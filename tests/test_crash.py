@@ -13,10 +13,9 @@ import os
 import random
 import re
 import signal
-import sys
 from pathlib import Path
-from typing import Any
 
+import pytest
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
@@ -28,8 +27,8 @@ from models.tables import ConversationState, Submission, Unit, ValueRevision
 from scheduler.outbox import MAYBE_DELIVERED, REQUEUED_AFTER_CRASH
 from services.catalog import prepare_database
 from tests.conftest import Clock
+from tests.processes import config_file, start_bot
 from tests.store_helpers import bind, open_
-from tests.test_cli import ROOT, _config_file, _env
 
 REPORTERS = int(os.environ.get("FIGBOT_CRASH_REPORTERS", "200"))
 KILLS = 4
@@ -52,7 +51,7 @@ def _answers(n: int) -> list[int]:
 def _crash_config(
     tmp_path: Path, db_url: str, base_url: str, *, reporters: int = REPORTERS
 ) -> Path:
-    path = _config_file(tmp_path, db_url, base_url=base_url)
+    path = config_file(tmp_path, db_url, base_url=base_url)
     text = path.read_text(encoding="utf-8")
     units = "".join(
         f'\n[[offices.units]]\ncode = "c{i:03d}"\nname = "第{i}社区"\nkind = "社区"\n'
@@ -71,35 +70,6 @@ def _crash_config(
     text = text.replace("max_messages_per_second = 30", "max_messages_per_second = 1000")
     path.write_text(text, encoding="utf-8")
     return path
-
-
-async def _start_bot(
-    config: Path, log: Path | None = None, *run_args: str
-) -> asyncio.subprocess.Process:
-    """``figbot run`` (``run_args`` added, e.g. ``--webhook``) as a child process; its log is
-    appended to ``log`` when given."""
-    if log is None:
-        return await _spawn(config, asyncio.subprocess.DEVNULL, run_args)
-    with log.open("ab") as stderr:  # the child keeps its own copy of the descriptor
-        return await _spawn(config, stderr, run_args)
-
-
-async def _spawn(
-    config: Path, stderr: Any, run_args: tuple[str, ...]
-) -> asyncio.subprocess.Process:
-    return await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "bot.cli",
-        "--config",
-        str(config),
-        "run",
-        *run_args,
-        cwd=ROOT,
-        env=_env(),
-        stdout=asyncio.subprocess.DEVNULL,
-        stderr=stderr,
-    )
 
 
 def assert_each_answer_stored_once(engine: Engine, *, submitters: int) -> None:
@@ -165,6 +135,8 @@ async def _reporter(
             await server.press_button_by_text(user_id, latest.message_id, "✅ 提交")
 
 
+@pytest.mark.slow
+@pytest.mark.timeout(90)
 async def test_sigkill_mid_burst_loses_and_doubles_nothing(
     server: LocalBotApiServer, db_url: str, tmp_path: Path, clock: Clock
 ) -> None:
@@ -183,7 +155,7 @@ async def test_sigkill_mid_burst_loses_and_doubles_nothing(
 
     rng = random.Random(20261128)
     log = tmp_path / "bot.log"
-    bot = await _start_bot(config_path, log)
+    bot = await start_bot(config_path, clock=clock, log=log)
     nudges: list[list[int]] = [[] for _ in range(REPORTERS)]
     reporters = [
         asyncio.create_task(_reporter(server, 10_000 + i, _answers(i), nudges[i]))
@@ -202,7 +174,7 @@ async def test_sigkill_mid_burst_loses_and_doubles_nothing(
             bot.send_signal(signal.SIGKILL)
             await bot.wait()
             kills += 1
-            bot = await _start_bot(config_path, log)
+            bot = await start_bot(config_path, clock=clock, log=log)
         await asyncio.wait_for(asyncio.gather(*reporters), timeout=240)
     finally:
         for task in reporters:

@@ -12,22 +12,21 @@ import asyncio
 import os
 import signal
 from dataclasses import dataclass, field
-from datetime import date
 from pathlib import Path
 from typing import Any
 
+import pytest
 from sqlmodel import Session, select
 
 from bot.config import load_config
 from bot.fakeapi import LocalBotApiServer
-from domain.periods import Period, PeriodKind
 from models.crud import submission_values
 from models.tables import Role, Submission, Unit, ValueRevision
 from services.catalog import prepare_database
 from tests.conftest import Clock
+from tests.processes import run_figbot, start_bot
 from tests.store_helpers import bind
-from tests.test_cli import _figbot
-from tests.test_crash import KEYS, _answers, _crash_config, _reporter, _start_bot
+from tests.test_crash import KEYS, _answers, _crash_config, _reporter
 
 SECONDS = float(os.environ.get("FIGBOT_MIXED_SECONDS", "10"))
 REPORTERS = int(os.environ.get("FIGBOT_MIXED_REPORTERS", "150"))
@@ -101,8 +100,8 @@ async def mixed_run(
     for user_id in [*(10_000 + i for i in range(reporters)), *COORDINATORS]:
         server.add_user(user_id, f"用户{user_id}")
     log = tmp_path / "bot.log"
-    bot = await _start_bot(config_path, log)
-    period = Period.containing(PeriodKind.MONTH, date.today()).code
+    bot = await start_bot(config_path, clock=clock, log=log)
+    period = clock().strftime("%Y-%m")  # 28 Nov: November's round is open
     loop = asyncio.get_running_loop()
     until = 0.0  # set once the round is open
     expected = {10_000 + i: _answers(i)[3] for i in range(reporters)}
@@ -126,7 +125,7 @@ async def mixed_run(
         compiled = backups = 0
         while loop.time() < until:
             out = tmp_path / f"summary-{compiled}.xlsx"
-            code, _, err = await _figbot(
+            code, _, err = await run_figbot(
                 "--config",
                 str(config_path),
                 "summary",
@@ -135,20 +134,33 @@ async def mixed_run(
                 "--out",
                 str(out),
                 "--quiet",
+                clock=clock,
             )
             assert code == 0, err
             compiled += 1
             if backups == 0:
-                code, _, err = await _figbot(
-                    "--config", str(config_path), "backup", "--out", str(tmp_path / "live.bak")
+                code, _, err = await run_figbot(
+                    "--config",
+                    str(config_path),
+                    "backup",
+                    "--out",
+                    str(tmp_path / "live.bak"),
+                    clock=clock,
                 )
                 assert code == 0, err
                 backups += 1
         return compiled, backups
 
     try:  # from here on, whatever fails, the bot is stopped
-        code, _, err = await _figbot(
-            "--config", str(config_path), "open-round", "--form", "monthly", "--period", period
+        code, _, err = await run_figbot(
+            "--config",
+            str(config_path),
+            "open-round",
+            "--form",
+            "monthly",
+            "--period",
+            period,
+            clock=clock,
         )
         assert code == 0, err
         until = loop.time() + seconds
@@ -189,6 +201,8 @@ async def mixed_run(
     return report
 
 
+@pytest.mark.slow
+@pytest.mark.timeout(60)
 async def test_a_mixed_load_on_sqlite_has_no_lock_errors(
     server: LocalBotApiServer, tmp_path: Path, clock: Clock
 ) -> None:

@@ -14,6 +14,7 @@ import random
 import signal
 from pathlib import Path
 
+import pytest
 from aiohttp import ClientError, ClientSession
 from sqlmodel import Session
 
@@ -23,14 +24,13 @@ from models.tables import Role
 from services.catalog import prepare_database
 from tests.balancer import RoundRobinBalancer
 from tests.conftest import Clock
+from tests.processes import run_figbot, start_bot
 from tests.store_helpers import bind
-from tests.test_cli import _figbot
 from tests.test_crash import (
     KEYS,
     _answers,
     _crash_config,
     _reporter,
-    _start_bot,
     assert_each_answer_stored_once,
 )
 from tests.test_webhook import PATH, SECRET, free_port
@@ -70,6 +70,8 @@ async def _healthy(port: int, timeout: float = 30.0) -> None:
             await asyncio.sleep(0.1)
 
 
+@pytest.mark.slow
+@pytest.mark.timeout(60)
 async def test_two_replicas_with_a_kill_lose_and_double_nothing(
     server: LocalBotApiServer, db_url: str, tmp_path: Path, clock: Clock
 ) -> None:
@@ -87,7 +89,7 @@ async def test_two_replicas_with_a_kill_lose_and_double_nothing(
         server.add_user(user_id, f"U{user_id}")
     logs = [tmp_path / f"replica-{n}.log" for n in range(2)]
     replicas = [
-        await _start_bot(config, log, "--webhook")
+        await start_bot(config, "--webhook", clock=clock, log=log)
         for config, log in zip(configs, logs, strict=True)
     ]
     # Bound before the try, so a failure before the reporters start still stops the replicas.
@@ -97,8 +99,15 @@ async def test_two_replicas_with_a_kill_lose_and_double_nothing(
             await _healthy(port)
         assert server.webhook_url == balancer.url and server.webhook_secret == SECRET
         # A round opened by hand: the replica holding the scheduler lease sends the prompts.
-        code, out, err = await _figbot(
-            "--config", str(configs[0]), "open-round", "--form", "monthly", "--period", "2031-01"
+        code, out, err = await run_figbot(
+            "--config",
+            str(configs[0]),
+            "open-round",
+            "--form",
+            "monthly",
+            "--period",
+            clock().strftime("%Y-%m"),  # 28 Nov: November, open until 3 Dec
+            clock=clock,
         )
         assert code == 0 and f"{REPORTERS} new prompt(s) queued" in out, out + err
         for i in range(REPORTERS):
@@ -114,7 +123,9 @@ async def test_two_replicas_with_a_kill_lose_and_double_nothing(
         victim = random.Random(6).randrange(2)
         replicas[victim].send_signal(signal.SIGKILL)
         await replicas[victim].wait()
-        replicas[victim] = await _start_bot(configs[victim], logs[victim], "--webhook")
+        replicas[victim] = await start_bot(
+            configs[victim], "--webhook", clock=clock, log=logs[victim]
+        )
         await _healthy(ports[victim])
         done, pending = await asyncio.wait(reporters, timeout=120)
         stuck = [10_000 + i for i, task in enumerate(reporters) if task in pending]
