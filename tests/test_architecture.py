@@ -80,3 +80,78 @@ def test_no_database_session_is_held_across_an_await() -> None:
                     f"opened at line {opened}"
                 )
     assert offenders == []
+
+
+# Tests run on their own clock (the ``clock`` fixture), and so does every figbot process they
+# start (tests/processes.py passes the clock on): a test that read the real date would pass
+# or fail by the day it runs on. tests/processes.py itself reads the real clock once, to
+# turn the test's clock into the offset the child process applies.
+REAL_CLOCK_READS = {
+    ("datetime", "now"),
+    ("datetime", "utcnow"),
+    ("datetime", "today"),
+    ("date", "today"),
+    ("time", "time"),
+    ("time", "time_ns"),
+}
+REAL_CLOCK_ALLOWED = {"tests/processes.py", "tests/conftest.py"}
+PROCESS_STARTERS = {"create_subprocess_exec", "create_subprocess_shell", "run", "Popen"}
+
+
+def real_clock_reads(source: str) -> list[int]:
+    """Lines that read the real date or time (``datetime.now()``, ``date.today()``, …)."""
+    return [
+        node.lineno
+        for node in ast.walk(ast.parse(source))
+        if isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Attribute)
+        and isinstance(node.func.value, ast.Name)
+        and (node.func.value.id, node.func.attr) in REAL_CLOCK_READS
+    ] + [
+        node.lineno
+        for node in ast.walk(ast.parse(source))
+        if isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Name)
+        and node.func.id == "utcnow"
+    ]
+
+
+def processes_started(source: str) -> list[int]:
+    """Lines that start a process with ``subprocess`` or ``asyncio``."""
+    return [
+        node.lineno
+        for node in ast.walk(ast.parse(source))
+        if isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Attribute)
+        and node.func.attr in PROCESS_STARTERS
+        and isinstance(node.func.value, ast.Name)
+        and node.func.value.id in {"subprocess", "asyncio"}
+    ]
+
+
+def test_the_checks_find_a_real_clock_and_a_process() -> None:
+    source = (
+        "import asyncio, datetime, subprocess\n"
+        "def test_x():\n"
+        "    today = datetime.date.today()\n"
+        "    now = datetime.now(UTC)\n"
+        "    moment = utcnow()\n"
+        "    subprocess.run(['figbot'])\n"
+        "    asyncio.create_subprocess_exec('figbot')\n"
+    )
+    assert sorted(real_clock_reads(source)) == [4, 5]  # datetime.date.today: a chained name
+    assert processes_started(source) == [6, 7]
+    assert real_clock_reads("def test_x(clock):\n    now = clock()\n") == []
+
+
+def test_tests_read_no_real_clock_and_start_processes_on_theirs() -> None:
+    clock_reads, processes = [], []
+    for path in sorted((ROOT / "tests").rglob("*.py")):
+        name = path.relative_to(ROOT).as_posix()
+        source = path.read_text("utf-8")
+        if name not in REAL_CLOCK_ALLOWED:
+            clock_reads += [f"{name}:{line}" for line in real_clock_reads(source)]
+        if name != "tests/processes.py":
+            processes += [f"{name}:{line}" for line in processes_started(source)]
+    assert clock_reads == [], "use the clock fixture"
+    assert processes == [], "start figbot processes with tests/processes.py"

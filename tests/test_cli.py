@@ -6,7 +6,7 @@ import asyncio
 import re
 import signal
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -263,9 +263,15 @@ async def test_a_figbot_process_follows_the_tests_clock(
     assert "test clock: now is 2026-11-28T02:00" in err
 
 
-def test_the_test_clock_is_ignored_outside_a_test_run(caplog: pytest.LogCaptureFixture) -> None:
-    from models.types import TEST_CLOCK_VARIABLE, follow_test_clock, utcnow
+def test_the_test_clock_is_ignored_outside_a_test_run(
+    caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import models.types
+    from models.types import TEST_CLOCK_VARIABLE, TEST_FLAG_VARIABLE, follow_test_clock
 
+    monkeypatch.setattr(models.types, "_shift", timedelta(0))  # restored after the test
     assert follow_test_clock({TEST_CLOCK_VARIABLE: "-86400"}) is None
+    assert models.types._shift == timedelta(0)
     assert "is set but this is not a test run: ignored" in caplog.text
-    assert abs(utcnow() - datetime.now(UTC)) < timedelta(seconds=5)
+    moved = follow_test_clock({TEST_CLOCK_VARIABLE: "-86400", TEST_FLAG_VARIABLE: "1"})
+    assert moved == models.types._shift == timedelta(days=-1)
