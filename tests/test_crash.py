@@ -136,7 +136,7 @@ async def _reporter(
 
 
 @pytest.mark.slow
-@pytest.mark.timeout(90)
+@pytest.mark.timeout(120)
 async def test_sigkill_mid_burst_loses_and_doubles_nothing(
     server: LocalBotApiServer, db_url: str, tmp_path: Path, clock: Clock
 ) -> None:

@@ -66,7 +66,7 @@ async def _drain(bot: ExtBot[None], engine: Engine, clock: Clock, rounds: int = 
 
 
 @pytest.mark.slow
-@pytest.mark.timeout(60)
+@pytest.mark.timeout(90)
 async def test_a_round_of_prompts_survives_a_ten_percent_fault_rate(
     server: LocalBotApiServer, engine: Engine, clock: Clock
 ) -> None:

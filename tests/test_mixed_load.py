@@ -202,7 +202,7 @@ async def mixed_run(
 
 
 @pytest.mark.slow
-@pytest.mark.timeout(60)
+@pytest.mark.timeout(90)
 async def test_a_mixed_load_on_sqlite_has_no_lock_errors(
     server: LocalBotApiServer, tmp_path: Path, clock: Clock
 ) -> None:

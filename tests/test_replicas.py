@@ -71,7 +71,7 @@ async def _healthy(port: int, timeout: float = 30.0) -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.timeout(60)
+@pytest.mark.timeout(90)
 async def test_two_replicas_with_a_kill_lose_and_double_nothing(
     server: LocalBotApiServer, db_url: str, tmp_path: Path, clock: Clock
 ) -> None:
