@@ -18,6 +18,7 @@ from telegram.helpers import create_deep_linked_url
 
 from bot.config import FigbotConfig
 from bot.views import RENDERERS, correction_notice, render_prompt
+from domain.numbers import MAX_COUNT, RefusalReason
 from domain.periods import Period
 from models.crud import get_form, get_office, get_unit
 from models.db import write_session
@@ -257,8 +258,10 @@ def set_value(
                 form_key=form_key,
             )
         except CorrectionRefused as refused:
-            raise AdminError(
-                _CORRECTION_REFUSALS[refused.reason].format(detail=refused.detail)
-            ) from None
+            if refused.refusal is RefusalReason.TOO_LARGE:
+                message = f"{refused.detail!r} is more than figbot takes ({MAX_COUNT})"
+            else:
+                message = _CORRECTION_REFUSALS[refused.reason].format(detail=refused.detail)
+            raise AdminError(message) from None
         notify_correction(session, correction=correction, now=now, render=correction_notice)
         return correction

@@ -16,7 +16,7 @@ from bot.callbacks import ReportCallback
 from bot.i18n import Html, fmt, translator
 from domain.figures import ProblemKind
 from domain.messages import split_text
-from domain.numbers import RefusalReason
+from domain.numbers import Number, RefusalReason
 from domain.periods import Period, PeriodKind
 from models.tables import Role
 from reports.compile import IndicatorSpec, Summary, UnitStatus
@@ -597,24 +597,10 @@ def _figures_read_back(screen: FiguresReadBack, language: str) -> Outgoing:
                 title=_round_title(screen.info, language),
             )
         )
-        for item, old in screen.changes:
-            if old is None or old == item.value:
-                lines.append(
-                    fmt(
-                        _("{label}: {amount}"),
-                        label=item.label,
-                        amount=amount(item.value, item.measure_word, language),
-                    )
-                )
-            else:
-                lines.append(
-                    fmt(
-                        _("{label}: {old} → {new}"),
-                        label=item.label,
-                        old=amount(old, item.measure_word, language),
-                        new=amount(item.value, item.measure_word, language),
-                    )
-                )
+        lines += _change_lines(screen.changes, language)
+        if screen.also:
+            lines += ["", _("Saved with them, your changes not submitted yet:")]
+            lines += _change_lines(screen.also, language)
     if screen.problems:
         if lines:
             lines.append("")
@@ -627,11 +613,36 @@ def _figures_read_back(screen: FiguresReadBack, language: str) -> Outgoing:
         "\n".join(lines),
         [
             [
-                Button(_("✅ Confirm"), _cb(Action.CONFIRM, screen.info.round_id)),
-                Button(_("✏️ Change"), _cb(Action.DISCARD, screen.info.round_id)),
+                Button(_("✅ Confirm"), _cb(Action.CONFIRM, screen.info.round_id, screen.token)),
+                Button(_("✏️ Change"), _cb(Action.DISCARD, screen.info.round_id, screen.token)),
             ]
         ],
     )
+
+
+def _change_lines(changes: list[tuple[Item, Number | None]], language: str) -> list[str]:
+    """ "调解纠纷：5宗 → 6宗" for each change ("调解纠纷：6宗" where nothing is replaced)."""
+    _ = translator(language)
+    lines: list[str] = []
+    for item, old in changes:
+        if old is None or old == item.value:
+            lines.append(
+                fmt(
+                    _("{label}: {amount}"),
+                    label=item.label,
+                    amount=amount(item.value, item.measure_word, language),
+                )
+            )
+        else:
+            lines.append(
+                fmt(
+                    _("{label}: {old} → {new}"),
+                    label=item.label,
+                    old=amount(old, item.measure_word, language),
+                    new=amount(item.value, item.measure_word, language),
+                )
+            )
+    return lines
 
 
 def _outlier_question(screen: OutlierQuestion, language: str) -> Outgoing:
@@ -766,6 +777,17 @@ def _notice(notice: Notice, language: str) -> Outgoing:
     if kind is NoticeKind.NOTE_SAVED:
         assert notice.item is not None
         return Outgoing(fmt(_("Noted: the reason is kept with {label}."), label=notice.item.label))
+    if kind is NoticeKind.ANSWER_FIRST:
+        assert notice.item is not None
+        return Outgoing(
+            fmt(
+                _(
+                    "Please answer the question about {label} above first, then send the "
+                    "correction again. Nothing was changed."
+                ),
+                label=notice.item.label,
+            )
+        )
     texts = {
         NoticeKind.NO_OPEN_ROUND: _(
             "There is nothing to report right now. I will message you when a new round opens."
@@ -1087,6 +1109,8 @@ def correction_refused(refused: CorrectionRefused, language: str) -> Outgoing:
         CorrectionRefusal.NO_REASON: _("Please add the reason for the correction."),
         CorrectionRefusal.UNCHANGED: _("The value is already {detail}; nothing changed."),
     }
+    if refused.refusal is RefusalReason.TOO_LARGE:
+        return Outgoing(_("That number is too large. Please check it and enter it again."))
     return Outgoing(fmt(texts[refused.reason], detail=refused.detail))
 
 

@@ -16,6 +16,11 @@ class Window(StrEnum):
     CLOSED = "closed"  # the round was closed for good
 
 
+def is_late(*, deadline: datetime, now: datetime) -> bool:
+    """Whether figures first given at ``now`` are late: the deadline has come."""
+    return now >= deadline
+
+
 def submission_window(
     *,
     round_closed: bool,
@@ -27,7 +32,7 @@ def submission_window(
     """``reopened``: a coordinator reopened this unit after the lock (until they lock it again)."""
     if round_closed:
         return Window.CLOSED
-    if now < deadline:
+    if not is_late(deadline=deadline, now=now):
         return Window.OPEN
     if now < lock_at or reopened:
         return Window.LATE

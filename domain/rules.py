@@ -7,11 +7,15 @@ evaluated by Python's ``eval``) so a typo stops start-up with a message naming t
 
 from __future__ import annotations
 
+import math
 import operator
 import re
 import statistics
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from enum import StrEnum
+
+from domain.numbers import MAX_COUNT, Number
 
 _COMPARISONS: dict[str, Callable[[float, float], bool]] = {
     "<=": operator.le,
@@ -130,18 +134,50 @@ def broken_rules(rules: Sequence[CrossRule], values: Mapping[str, float | None])
     return [rule for rule in rules if not rule_holds(rule, values)]
 
 
+class Violation(StrEnum):
+    """How a value misses its indicator's bounds."""
+
+    BELOW = "below"  # under the indicator's minimum
+    ABOVE = "above"  # over its maximum, or over MAX_COUNT whatever the config allows
+    DECIMALS = "decimals"  # more decimal places than the indicator takes
+
+
 @dataclass(frozen=True)
 class Bounds:
+    """What a value of one indicator may be.
+
+    Every value is written through ``services.values.write_values``, which checks it here,
+    so no way into the database (a typed answer, a tapped suggestion, figures read from a
+    message, a coordinator's correction) can store a value these bounds refuse.
+    """
+
     minimum: int | None = None
     maximum: int | None = None
+    decimals: int = 0  # decimal places taken (0: a whole count)
 
-    def violation(self, value: float) -> str | None:
-        """ "below" or "above" when the value is outside the bounds."""
+    @property
+    def ceiling(self) -> int:
+        """The largest value taken: the indicator's maximum, never more than MAX_COUNT."""
+        return MAX_COUNT if self.maximum is None else min(self.maximum, MAX_COUNT)
+
+    def violation(self, value: Number) -> Violation | None:
+        """How ``value`` misses the bounds, or None when it is within them."""
+        # An int of any length compares exactly; only a float can be inf or NaN.
+        if value > self.ceiling or (isinstance(value, float) and not math.isfinite(value)):
+            return Violation.ABOVE
         if self.minimum is not None and value < self.minimum:
-            return "below"
-        if self.maximum is not None and value > self.maximum:
-            return "above"
+            return Violation.BELOW
+        if round(value, self.decimals) != value:
+            return Violation.DECIMALS
         return None
+
+    def bound(self, violation: Violation) -> int:
+        """The bound ``violation`` crossed, to name it to the user (for DECIMALS: the places)."""
+        if violation is Violation.BELOW:
+            return self.minimum or 0
+        if violation is Violation.ABOVE:
+            return self.ceiling
+        return self.decimals
 
 
 @dataclass(frozen=True)

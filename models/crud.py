@@ -61,7 +61,11 @@ class IndicatorDef:
 
     @property
     def bounds(self) -> Bounds:
-        return Bounds(minimum=self.rules.get("min", 0), maximum=self.rules.get("max"))
+        return Bounds(
+            minimum=self.rules.get("min", 0),
+            maximum=self.rules.get("max"),
+            decimals=self.decimals,
+        )
 
     @property
     def decimals(self) -> int:

@@ -18,18 +18,11 @@ from sqlmodel import Session, col, select
 
 from domain.numbers import CountRefused, Number, RefusalReason, parse_count
 from domain.periods import Period
+from domain.rules import Violation
 from models.crud import IndicatorDef, enqueue_message, get_submission, indicators_by_key
-from models.tables import (
-    Contact,
-    Form,
-    Round,
-    RoundStatus,
-    Submission,
-    Unit,
-    Value,
-    ValueRevision,
-)
+from models.tables import Contact, Form, Round, RoundStatus, Unit
 from services.overrides import find_unit
+from services.values import NewValue, new_submission, write_values
 
 logger = logging.getLogger(__name__)
 
@@ -138,9 +131,14 @@ def correct_value(
         ) from None
     bounds = indicator.bounds
     violation = bounds.violation(new)
+    if violation is Violation.DECIMALS:
+        raise CorrectionRefused(
+            CorrectionRefusal.BAD_VALUE, value_text, refusal=RefusalReason.DECIMAL
+        )
     if violation is not None:
-        bound = bounds.minimum if violation == "below" else bounds.maximum
-        raise CorrectionRefused(CorrectionRefusal.OUT_OF_BOUNDS, f"{violation} {bound}")
+        raise CorrectionRefused(
+            CorrectionRefusal.OUT_OF_BOUNDS, f"{violation} {bounds.bound(violation)}"
+        )
     reason = reason.strip()
     if not reason:
         raise CorrectionRefused(CorrectionRefusal.NO_REASON)
@@ -148,47 +146,23 @@ def correct_value(
     round_id = round_.id or 0
     submission = get_submission(session, round_id=round_id, unit_id=unit.id, for_update=True)
     if submission is None:  # figures phoned in: the coordinator enters them for the unit
-        submission = Submission(
-            round_id=round_id,
-            unit_id=unit.id,
-            submitted_by_contact_id=contact_id,
-            submitted_at=now,
-            updated_at=now,
-            late=now > round_.deadline,
-            version=0,
+        submission = new_submission(
+            session, round_=round_, unit_id=unit.id, contact_id=contact_id, now=now
         )
-        session.add(submission)
-        session.flush()
-    row = session.exec(
-        select(Value).where(
-            Value.submission_id == submission.id, Value.indicator_key == indicator.key
-        )
-    ).first()
-    old = row.value if row else None
-    if old == new:
-        raise CorrectionRefused(CorrectionRefusal.UNCHANGED, str(new))
-    if row is None:
-        row = Value(submission_id=submission.id or 0, indicator_key=indicator.key, value=new)
-    row.value = new
-    row.updated_at = now
-    row.updated_by_contact_id = contact_id
-    row.note = None  # an explanation was for the figure that is replaced
-    session.add(row)
-    revision = ValueRevision(
-        submission_id=submission.id or 0,
-        indicator_key=indicator.key,
-        old_value=old,
-        new_value=new,
+    # The coordinator's value starts without the reporter's explanation of the one it replaces.
+    changes = write_values(
+        session,
+        submission=submission,
+        indicators={indicator.key: indicator},
+        values={indicator.key: NewValue(new, via=via, reason=reason)},
         contact_id=contact_id,
         actor=actor,
-        via=via,
-        reason=reason,
-        at=now,
+        now=now,
     )
-    session.add(revision)
-    submission.version += 1
-    submission.updated_at = now
-    session.add(submission)
+    if not changes:
+        raise CorrectionRefused(CorrectionRefusal.UNCHANGED, str(new))
+    (change,) = changes
+    old, revision = change.old, change.revision
     session.flush()
     form = session.get(Form, round_.form_id)
     assert form is not None

@@ -9,7 +9,9 @@ it is stored.
 from __future__ import annotations
 
 import functools
+import json
 import logging
+import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -28,6 +30,7 @@ from domain.rules import (
     Bounds,
     CrossRule,
     OutlierPolicy,
+    Violation,
     broken_rules,
     change_percent,
     outlier,
@@ -52,9 +55,9 @@ from models.tables import (
     Submission,
     Unit,
     Value,
-    ValueRevision,
 )
 from models.types import utcnow
+from services.values import NewValue, new_submission, write_values
 
 logger = logging.getLogger(__name__)
 
@@ -144,7 +147,11 @@ class FiguresReadBack:
     info: RoundInfo
     changes: list[tuple[Item, Number | None]]  # (item with the new value, value it replaces)
     problems: list[Unreadable]
-    correction: bool  # changing figures already submitted
+    correction: bool  # changing figures already submitted: [确认] stores them
+    # Changes made earlier in the conversation and not submitted yet, which [确认] stores
+    # along with the figures read (a correction only).
+    also: list[tuple[Item, Number | None]] = field(default_factory=list)
+    token: str = ""  # names what this screen shows: its buttons confirm exactly that
 
 
 @dataclass(frozen=True)
@@ -197,6 +204,7 @@ class NoticeKind(StrEnum):
     CANCELLED = "cancelled"
     NOT_A_REPORTER = "not_a_reporter"
     NO_CHANGES = "no_changes"
+    ANSWER_FIRST = "answer_first"  # a correction while an unusual figure is questioned
 
 
 @dataclass(frozen=True)
@@ -706,8 +714,10 @@ def answer_text(
         ConversationStep.REVIEW,
         ConversationStep.CONFIRM_FIGURES,
     ):
+        # "更正 …" is read back even when it names only the figure asked: it may carry a
+        # reason, and once submitted, [确认] stores it.
         plain_answer = state.step == ConversationStep.ASK and (
-            not reading.named_any or _only_about(reading, key)
+            not reading.named_any or (_only_about(reading, key) and not reading.correction)
         )
         if not plain_answer and reading.named_any:
             return _read_back(ctx, state, reading, now)
@@ -732,9 +742,6 @@ def answer_text(
             ),
             ctx.question(state),
         ]
-    out_of_bounds = _bounds_notice(ctx, key, value)
-    if out_of_bounds is not None:
-        return [out_of_bounds, ctx.question(state)]
     return _record_answer(ctx, state, key, value, now)
 
 
@@ -745,16 +752,23 @@ def _only_about(reading: Reading, key: str) -> bool:
 
 
 def _bounds_notice(ctx: _Ctx, key: str, value: Number) -> Notice | None:
+    """Why ``value`` cannot be taken for ``key`` (see :class:`Bounds`), or None if it can."""
     bounds = ctx.bounds(key)
     violation = bounds.violation(value)
     if violation is None:
         return None
-    bound = bounds.minimum if violation == "below" else bounds.maximum
+    if violation is Violation.DECIMALS:
+        return Notice(
+            NoticeKind.BAD_NUMBER,
+            reason=RefusalReason.DECIMAL,
+            item=ctx.item(key, None),
+            info=ctx.info,
+        )
     return Notice(
         NoticeKind.OUT_OF_BOUNDS,
         item=ctx.item(key, value),
         info=ctx.info,
-        extra={"violation": violation, "bound": str(bound)},
+        extra={"violation": violation.value, "bound": str(bounds.bound(violation))},
     )
 
 
@@ -782,7 +796,7 @@ def _figures_without_conversation(
         draft=dict(ctx.stored_values()) if submission else {},
         base_version=submission.version if submission else 0,
     )
-    screens = _read_back(ctx, state, reading, now, created=True, submit_after=bool(submission))
+    screens = _read_back(ctx, state, reading, now, created=True)
     if state.step != ConversationStep.CONFIRM_FIGURES:  # nothing readable: keep no state
         if session.get(ConversationState, state.contact_id) is not None:
             session.delete(state)
@@ -797,9 +811,10 @@ def _read_back(
     now: datetime,
     *,
     created: bool = False,
-    submit_after: bool = False,
 ) -> list[Screen]:
-    """Show what was read; store nothing until [确认]."""
+    """Show what was read; store nothing until [确认]. Once the unit has submitted, the
+    figures are a correction: [确认] stores them (with any change the conversation holds),
+    whichever step the conversation is at."""
     stored = ctx.stored_values()
     values: dict[str, Number] = {}
     problems: list[Unreadable] = []
@@ -808,14 +823,16 @@ def _read_back(
         violation = bounds.violation(figure.value)
         if violation is not None:
             indicator = ctx.indicators[figure.key]
+            decimals = violation is Violation.DECIMALS
             problems.append(
                 Unreadable(
-                    ProblemKind.OUT_OF_BOUNDS,
+                    ProblemKind.REFUSED if decimals else ProblemKind.OUT_OF_BOUNDS,
                     figure.text,
                     label=indicator.label,
                     measure_word=indicator.measure_word,
-                    reason=violation,
-                    bound=bounds.minimum if violation == "below" else bounds.maximum,
+                    reason=RefusalReason.DECIMAL if decimals else violation.value,
+                    bound=bounds.bound(violation),
+                    decimals=bounds.decimals,
                 )
             )
         else:
@@ -846,10 +863,9 @@ def _read_back(
             "back_to_review": state.back_to_review,
         }
     pending.update({"read": values, "created": created or pending.get("created", False)})
-    if reading.reason:
-        pending["reason"] = reading.reason[:NOTE_LIMIT]
-    if submit_after:
-        pending["submit_after"] = True
+    pending["reason"] = reading.reason[:NOTE_LIMIT] if reading.reason else None
+    if ctx.submission() is not None:
+        pending["correction"] = True
     state.pending = pending
     state.step = ConversationStep.CONFIRM_FIGURES
     _save(ctx.session, state, now)
@@ -862,14 +878,34 @@ def _figures_screen(
     pending = state.pending or {}
     stored = ctx.stored_values()
     read: dict[str, Number] = pending.get("read", {})
+    correction = bool(pending.get("correction"))
     changes = [
-        (ctx.item(key, read[key]), state.draft.get(key, stored.get(key)))
+        (ctx.item(key, read[key]), stored.get(key) if correction else state.draft.get(key))
         for key in ctx.keys
         if key in read
     ]
+    also = [
+        (ctx.item(key, value), stored.get(key))
+        for key in ctx.keys
+        if correction
+        and key not in read
+        and (value := state.draft.get(key)) is not None
+        and value != stored.get(key)
+    ]
     return FiguresReadBack(
-        ctx.info, changes, problems or [], correction=bool(pending.get("submit_after"))
+        ctx.info,
+        changes,
+        problems or [],
+        correction=correction,
+        also=also,
+        token=_read_token(read),
     )
+
+
+def _read_token(read: Mapping[str, Number]) -> str:
+    """A short name for figures read back: a read-back's buttons carry it, so [确认] on an
+    older read-back never confirms the figures of a newer one."""
+    return f"{zlib.crc32(json.dumps(read, sort_keys=True).encode()):08x}"
 
 
 def _confirm_figures(ctx: _Ctx, state: ConversationState, now: datetime) -> list[Screen]:
@@ -879,7 +915,7 @@ def _confirm_figures(ctx: _Ctx, state: ConversationState, now: datetime) -> list
     state.step = ConversationStep(back.get("step", ConversationStep.ASK))
     state.indicator_key = back.get("key")
     state.back_to_review = bool(back.get("back_to_review", False))
-    state.draft = {**state.draft, **read}
+    reason = pending.pop("reason", None)
     via = dict(pending.get("via", {}))
     via.update(dict.fromkeys(read, "text"))
     pending["via"] = via
@@ -887,7 +923,24 @@ def _confirm_figures(ctx: _Ctx, state: ConversationState, now: datetime) -> list
         key for key in ctx.keys if key in read and ctx.unusual(key, read[key]) is not None
     ]
     state.pending = pending
+    _set_draft(state, read)
+    if reason:  # the reason given with the figures goes with each of them
+        reasons = {**(state.pending or {}).get("reasons", {}), **dict.fromkeys(read, reason)}
+        state.pending = {**(state.pending or {}), "reasons": reasons}
     return _advance(ctx, state, now)
+
+
+def _set_draft(state: ConversationState, values: Mapping[str, Number | None]) -> None:
+    """Put ``values`` into the draft. An explanation, or a correction's reason, belongs to
+    the value it was given for: a figure that changes drops its own."""
+    changed = {key for key, value in values.items() if state.draft.get(key, value) != value}
+    state.draft = {**state.draft, **values}
+    state.notes = {k: v for k, v in (state.notes or {}).items() if k not in changed}
+    pending = dict(state.pending or {})
+    reasons = pending.get("reasons", {})
+    if any(key in reasons for key in changed):
+        pending["reasons"] = {k: v for k, v in reasons.items() if k not in changed}
+        state.pending = pending
 
 
 def _discard_figures(ctx: _Ctx, state: ConversationState, now: datetime) -> list[Screen]:
@@ -895,7 +948,8 @@ def _discard_figures(ctx: _Ctx, state: ConversationState, now: datetime) -> list
     if pending.get("created"):
         ctx.session.delete(state)
         return [Notice(NoticeKind.CANCELLED, info=ctx.info)]
-    pending.pop("read", None)
+    for name in ("read", "reason", "correction"):
+        pending.pop(name, None)
     back = pending.pop("back", {})
     state.step = ConversationStep(back.get("step", ConversationStep.ASK))
     state.indicator_key = back.get("key")
@@ -924,8 +978,7 @@ def _advance(ctx: _Ctx, state: ConversationState, now: datetime) -> list[Screen]
     pending["outliers"] = []
     state.pending = pending
     remaining = [k for k in ctx.keys if k not in state.draft]
-    if pending.pop("submit_after", False) and not remaining:
-        state.pending = pending
+    if pending.get("correction"):  # confirmed figures change the submission right away
         state.step = ConversationStep.REVIEW
         state.indicator_key = None
         return _submit(ctx, state, now)
@@ -944,6 +997,12 @@ def _answer_outlier(ctx: _Ctx, state: ConversationState, text: str, now: datetim
     """While an unusual figure is questioned: a number replaces it, other text explains it."""
     key = state.indicator_key or ctx.keys[0]
     reading = read_figures(text, ctx.vocabulary())
+    if reading.correction and reading.named_any and not _only_about(reading, key):
+        # "更正 讲座3场" is no explanation of this figure: it would be lost as one.
+        return [
+            Notice(NoticeKind.ANSWER_FIRST, item=ctx.item(key, state.draft.get(key))),
+            _current_screen(ctx, state),
+        ]
     try:
         if _only_about(reading, key) and reading.figures:  # "调解纠纷7宗": the figure again
             value = reading.figures[0].value
@@ -968,10 +1027,7 @@ def _answer_outlier(ctx: _Ctx, state: ConversationState, text: str, now: datetim
     out_of_bounds = _bounds_notice(ctx, key, value)
     if out_of_bounds is not None:
         return [out_of_bounds, _current_screen(ctx, state)]
-    state.draft = {**state.draft, key: value}
-    notes = dict(state.notes or {})
-    notes.pop(key, None)  # an explanation was for the other figure
-    state.notes = notes
+    _set_draft(state, {key: value})
     return _advance(ctx, state, now)
 
 
@@ -988,7 +1044,12 @@ def _pop_outlier(ctx: _Ctx, state: ConversationState, now: datetime) -> list[Scr
 def _record_answer(
     ctx: _Ctx, state: ConversationState, key: str, value: Number | None, now: datetime
 ) -> list[Screen]:
-    state.draft = {**state.draft, key: value}
+    """One figure answered (typed, tapped, or skipped: None), checked against its bounds."""
+    if value is not None:
+        out_of_bounds = _bounds_notice(ctx, key, value)
+        if out_of_bounds is not None:
+            return [out_of_bounds, ctx.question(state)]
+    _set_draft(state, {key: value})
     pending = dict(state.pending or {})
     via = dict(pending.get("via", {}))
     via.pop(key, None)
@@ -1058,7 +1119,8 @@ def press(
             return [Notice(NoticeKind.STALE_BUTTON), _current_screen(ctx, state)]
         return _record_answer(ctx, state, key, None, now)
     if action in (Action.CONFIRM, Action.DISCARD):
-        if state.step != ConversationStep.CONFIRM_FIGURES:
+        read = (state.pending or {}).get("read", {})
+        if state.step != ConversationStep.CONFIRM_FIGURES or key != _read_token(read):
             return [Notice(NoticeKind.STALE_BUTTON), _current_screen(ctx, state)]
         if action is Action.CONFIRM:
             return _confirm_figures(ctx, state, now)
@@ -1073,9 +1135,6 @@ def press(
         if state.step != ConversationStep.ASK or position != str(current) or not figure.isdigit():
             return [Notice(NoticeKind.STALE_BUTTON), _current_screen(ctx, state)]
         assert state.indicator_key is not None
-        out_of_bounds = _bounds_notice(ctx, state.indicator_key, int(figure))
-        if out_of_bounds is not None:
-            return [out_of_bounds, ctx.question(state)]
         return _record_answer(ctx, state, state.indicator_key, int(figure), now)
     if action is Action.ALL_ZERO:
         if state.step != ConversationStep.ASK or state.draft:
@@ -1130,22 +1189,40 @@ def _take_over(ctx: _Ctx, now: datetime) -> list[Screen]:
 
 def _submit(ctx: _Ctx, state: ConversationState, now: datetime) -> list[Screen]:
     """Store the draft; if the submission changed since the contact last saw it, show them
-    the other contact's figures first and store only after they confirm that version."""
+    the other contact's figures first and store only after they confirm that version.
+
+    A correction (figures confirmed from a message) is stored even where the draft lacks a
+    figure the unit never gave: what was not reported stays so. Nothing is stored when a
+    figure is outside its bounds or a rule across indicators is not kept; the contact is
+    shown why."""
     session = ctx.session
+    pending = dict(state.pending or {})
     missing = [key for key in ctx.keys if key not in state.draft]
-    if missing:
+    if missing and not pending.get("correction"):
         state.step = ConversationStep.ASK
         state.indicator_key = missing[0]
         _save(session, state, now)
         return [ctx.question(state)]
+    for key in ctx.keys:  # checked when given; the indicator's bounds may have changed since
+        value = state.draft.get(key)
+        out_of_bounds = _bounds_notice(ctx, key, value) if value is not None else None
+        if out_of_bounds is not None:
+            pending.pop("correction", None)  # once fixed, the review's [提交] stores it
+            state.pending = pending
+            state.step = ConversationStep.ASK
+            state.indicator_key = key
+            state.back_to_review = True
+            _save(session, state, now)
+            return [out_of_bounds, ctx.question(state)]
     broken = ctx.broken(state.draft)
     if broken:  # a rule across indicators is not kept: nothing is stored
+        pending.pop("correction", None)
+        state.pending = pending
         state.step = ConversationStep.REVIEW
         state.indicator_key = None
         _save(session, state, now)
         return [ctx.review(state)]
     submission = ctx.submission(for_update=True)
-    window = ctx.window(now)
     current_version = submission.version if submission else 0
     if current_version != state.base_version:
         state.step = ConversationStep.CONFIRM_OVERWRITE
@@ -1155,60 +1232,38 @@ def _submit(ctx: _Ctx, state: ConversationState, now: datetime) -> list[Screen]:
 
     first = submission is None
     if submission is None:
-        submission = Submission(
-            round_id=ctx.info.round_id,
+        submission = new_submission(
+            session,
+            round_=ctx.round,
             unit_id=ctx.unit.id or 0,
-            submitted_by_contact_id=ctx.contact.id,
-            submitted_at=now,
-            updated_at=now,
-            late=window is Window.LATE,
-            version=0,
+            contact_id=ctx.contact.id,
+            now=now,
         )
-        session.add(submission)
-        session.flush()
-    old_values = {
-        row.indicator_key: row
-        for row in session.exec(select(Value).where(Value.submission_id == submission.id)).all()
-    }
-    changes: list[tuple[Item, Number | None]] = []
-    actor = f"{ctx.contact.display_name} (tg:{ctx.contact.telegram_user_id})"
-    pending = state.pending or {}
     via: dict[str, str] = pending.get("via", {})
+    reasons: dict[str, str] = pending.get("reasons", {})
     notes = state.notes or {}
-    for key in ctx.keys:
-        new = state.draft[key]
-        row = old_values.get(key)
-        old = row.value if row else None
-        if new is None:  # skipped (optional): not reported; a stored value is never dropped
-            continue
-        if old == new:
-            if row is not None and key in notes and row.note != notes[key]:
-                row.note = notes[key]
-                session.add(row)
-            continue
-        if row is None:
-            row = Value(submission_id=submission.id or 0, indicator_key=key, value=new)
-        row.value = new
-        row.updated_at = now
-        row.updated_by_contact_id = ctx.contact.id
-        row.note = notes.get(key)
-        session.add(row)
-        session.add(
-            ValueRevision(
-                submission_id=submission.id or 0,
-                indicator_key=key,
-                old_value=old,
-                new_value=new,
-                contact_id=ctx.contact.id,
-                actor=actor,
+    written = write_values(
+        session,
+        submission=submission,
+        indicators=ctx.indicators,
+        values={
+            key: NewValue(
+                value,
                 via=via.get(key, "chat"),
-                reason=notes.get(key) or pending.get("reason"),
-                at=now,
+                reason=_revision_reason(reasons.get(key), notes.get(key)),
+                note=notes.get(key),
             )
-        )
-        changes.append((ctx.item(key, new), old))
+            for key in ctx.keys
+            # None: skipped (optional), not reported; a stored value is never dropped
+            if (value := state.draft.get(key)) is not None
+        },
+        contact_id=ctx.contact.id,
+        actor=f"{ctx.contact.display_name} (tg:{ctx.contact.telegram_user_id})",
+        now=now,
+    )
+    changes = [(ctx.item(change.key, change.new), change.old) for change in written]
     if changes or first:
-        submission.version += 1
+        submission.version = max(submission.version, 1)
         submission.updated_at = now
         submission.submitted_by_contact_id = ctx.contact.id
         session.add(submission)
@@ -1232,6 +1287,14 @@ def _submit(ctx: _Ctx, state: ConversationState, now: datetime) -> list[Screen]:
     if not first and not changes:
         return [Notice(NoticeKind.NO_CHANGES, info=ctx.info)]
     return [receipt]
+
+
+def _revision_reason(reason: str | None, note: str | None) -> str | None:
+    """What the history keeps of why a figure changed: the reason given with it and, for an
+    unusual figure, its explanation — which stays there, beside this value, once a later
+    change drops it from the value itself."""
+    given = [text for text in dict.fromkeys([reason, note]) if text]
+    return "；".join(given) or None
 
 
 def current(session: Session, *, contact: Contact) -> list[Screen]:

@@ -15,7 +15,7 @@ from models.backup import BackupError, backup_sqlite, restore
 from models.db import make_engine, upgrade, write_session
 from models.tables import Value, ValueRevision
 from services.catalog import sync_config
-from services.reporting import Action, answer_text, press
+from services.reporting import Action, FiguresReadBack, answer_text, press
 from tests.conftest import Clock
 from tests.processes import config_file, run_figbot
 from tests.store_helpers import bind, open_, submit
@@ -46,8 +46,18 @@ def _live_office(path: Path, config: FigbotConfig, clock: Clock) -> Engine:
         opened = open_(session, "2026-11", now=clock())
         submit(session, wang, opened.round_id, ANSWERS, clock())
         clock.advance(hours=1)
-        answer_text(session, contact=wang, text="更正 调解6宗，原因：漏报一宗", now=clock())
-        press(session, contact=wang, action=Action.CONFIRM, round_id=opened.round_id, now=clock())
+        (readback,) = answer_text(
+            session, contact=wang, text="更正 调解6宗，原因：漏报一宗", now=clock()
+        )
+        assert isinstance(readback, FiguresReadBack)
+        press(
+            session,
+            contact=wang,
+            action=Action.CONFIRM,
+            round_id=opened.round_id,
+            key=readback.token,
+            now=clock(),
+        )
         press(session, contact=chen, action=Action.START, round_id=opened.round_id, now=clock())
         answer_text(session, contact=chen, text="7", now=clock())
         session.commit()

@@ -66,7 +66,12 @@ def test_several_figures_are_read_back_and_stored_only_on_confirm(
     assert _draft(session, wang.id or 0) == {}  # nothing taken before the confirmation
 
     screens = press(
-        session, contact=wang, action=Action.CONFIRM, round_id=opened.round_id, now=clock()
+        session,
+        contact=wang,
+        action=Action.CONFIRM,
+        round_id=opened.round_id,
+        key=readback.token,
+        now=clock(),
     )
     assert _draft(session, wang.id or 0) == {
         "disputes_mediated": 15,
@@ -91,9 +96,15 @@ def test_discarding_a_read_back_changes_nothing(session: Session, clock: Clock) 
     opened = open_(session, "2026-11", now=clock())
     start(session, contact=wang, round_id=opened.round_id, now=clock())
     answer_text(session, contact=wang, text="12", now=clock())
-    answer_text(session, contact=wang, text="讲座两场，咨询40人次", now=clock())
+    (readback,) = answer_text(session, contact=wang, text="讲座两场，咨询40人次", now=clock())
+    assert isinstance(readback, FiguresReadBack)
     screens = press(
-        session, contact=wang, action=Action.DISCARD, round_id=opened.round_id, now=clock()
+        session,
+        contact=wang,
+        action=Action.DISCARD,
+        round_id=opened.round_id,
+        key=readback.token,
+        now=clock(),
     )
     assert isinstance(screens[0], Notice) and screens[0].kind is NoticeKind.CANCELLED
     assert isinstance(screens[1], Question) and screens[1].item.key == "disputes_mediated"
@@ -117,7 +128,12 @@ def test_figures_outside_a_conversation_start_the_round(session: Session, clock:
     (readback,) = answer_text(session, contact=wang, text="讲座两场，咨询40人次", now=clock())
     assert isinstance(readback, FiguresReadBack) and not readback.correction
     (question,) = press(
-        session, contact=wang, action=Action.CONFIRM, round_id=opened.round_id, now=clock()
+        session,
+        contact=wang,
+        action=Action.CONFIRM,
+        round_id=opened.round_id,
+        key=readback.token,
+        now=clock(),
     )
     assert isinstance(question, Question) and question.item.key == "dispute_screenings"
     assert _draft(session, wang.id or 0) == {"legal_lectures": 2, "legal_consultations": 40}
@@ -139,7 +155,12 @@ def test_a_plain_words_correction_after_submitting_is_a_revision_with_its_reason
     assert submission_values(session, submission_id=submission.id or 0)["disputes_mediated"] == 5
 
     (receipt,) = press(
-        session, contact=wang, action=Action.CONFIRM, round_id=opened.round_id, now=clock()
+        session,
+        contact=wang,
+        action=Action.CONFIRM,
+        round_id=opened.round_id,
+        key=readback.token,
+        now=clock(),
     )
     assert isinstance(receipt, Receipt) and not receipt.first_submission
     assert [(item.key, item.value, old) for item, old in receipt.changes] == [
@@ -157,9 +178,15 @@ def test_a_correction_can_be_cancelled_and_is_refused_after_the_lock(
     wang = bind(session, user_id=1, name="王芳", unit="jinhai", now=clock())
     opened = open_(session, "2026-11", now=clock())
     submit(session, wang, opened.round_id, ANSWERS, clock())
-    answer_text(session, contact=wang, text="调解纠纷改为6", now=clock())
+    (readback,) = answer_text(session, contact=wang, text="调解纠纷改为6", now=clock())
+    assert isinstance(readback, FiguresReadBack)
     (notice,) = press(
-        session, contact=wang, action=Action.DISCARD, round_id=opened.round_id, now=clock()
+        session,
+        contact=wang,
+        action=Action.DISCARD,
+        round_id=opened.round_id,
+        key=readback.token,
+        now=clock(),
     )
     assert isinstance(notice, Notice) and notice.kind is NoticeKind.CANCELLED
     session.flush()
@@ -388,3 +415,78 @@ def test_history_is_the_units_own_and_the_previous_value_only_the_period_before(
     (question,) = answer_text(session, contact=wang, text="27", now=clock())
     assert isinstance(question, OutlierQuestion)
     assert (question.median, question.previous_value, question.change_percent) == (5, None, None)
+
+
+def _explained_27(session: Session, clock: Clock) -> tuple[Contact, int]:
+    """November in the review: 调解纠纷 27宗 (5 each month before), explained."""
+    wang, round_id = _history(session, clock)
+    start(session, contact=wang, round_id=round_id, now=clock())
+    answer_text(session, contact=wang, text="12", now=clock())
+    (question,) = answer_text(session, contact=wang, text="27", now=clock())
+    assert isinstance(question, OutlierQuestion)
+    answer_text(session, contact=wang, text="本月集中调解", now=clock())
+    for value in [4, 2, 40, 3, 7, 300]:
+        screens = answer_text(session, contact=wang, text=str(value), now=clock())
+    assert isinstance(screens[-1], Review)
+    return wang, round_id
+
+
+def _changed_to(session: Session, clock: Clock, wang: Contact, round_id: int, change: str) -> None:
+    """Change 调解纠纷 in the review the way ``change`` names; back at the review."""
+
+    def tap(action: Action, key: str | None = None) -> list[object]:
+        screens = press(
+            session, contact=wang, action=action, round_id=round_id, key=key, now=clock()
+        )
+        return list(screens)
+
+    def say(text: str) -> list[object]:
+        return list(answer_text(session, contact=wang, text=text, now=clock()))
+
+    if change == "typed after tapping 修改":
+        tap(Action.EDIT, "disputes_mediated")
+        (review,) = say("5")
+    elif change == "read from a message":
+        (readback,) = say("调解纠纷5宗")
+        assert isinstance(readback, FiguresReadBack)
+        (review,) = tap(Action.CONFIRM, readback.token)
+    elif change == "another unusual figure confirmed as it is":
+        tap(Action.EDIT, "disputes_mediated")
+        (question,) = say("28")
+        assert isinstance(question, OutlierQuestion)
+        (review,) = tap(Action.KEEP, "disputes_mediated")
+    else:
+        assert change == "another unusual figure explained again"
+        tap(Action.EDIT, "disputes_mediated")
+        say("30")
+        _, review = say("拆迁纠纷集中")
+    assert isinstance(review, Review)
+
+
+@pytest.mark.parametrize(
+    ("change", "value", "explanation"),
+    [
+        ("typed after tapping 修改", 5, None),
+        ("read from a message", 5, None),
+        ("another unusual figure confirmed as it is", 28, None),
+        ("another unusual figure explained again", 30, "拆迁纠纷集中"),
+    ],
+)
+def test_an_explanation_stays_with_the_figure_it_explained(
+    session: Session,
+    clock: Clock,
+    config: FigbotConfig,
+    change: str,
+    value: int,
+    explanation: str | None,
+) -> None:
+    wang, round_id = _explained_27(session, clock)
+    _changed_to(session, clock, wang, round_id, change)
+    press(session, contact=wang, action=Action.SUBMIT, round_id=round_id, now=clock())
+
+    target = target_for(session, office_id=1, period_text="2026-11")
+    summary = compile_summary(load_summary_input(session, config=config, target=target))
+    details = summary.details[summary.details["indicator_key"] == "disputes_mediated"]
+    assert details[["value", "note"]].values.tolist() == [[value, explanation]]
+    history = summary.revisions[summary.revisions["indicator_key"] == "disputes_mediated"]
+    assert history[["new_value", "reason"]].values.tolist() == [[value, explanation]]
