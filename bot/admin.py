@@ -18,6 +18,7 @@ from telegram.helpers import create_deep_linked_url
 
 from bot.config import FigbotConfig
 from bot.views import RENDERERS, correction_notice, render_prompt
+from domain.numbers import RefusalReason
 from domain.periods import Period
 from models.crud import get_form, get_office, get_unit
 from models.db import write_session
@@ -219,6 +220,14 @@ _CORRECTION_REFUSALS = {
     CorrectionRefusal.NO_REASON: "a reason is required (--reason)",
     CorrectionRefusal.UNCHANGED: "the value is already {detail}; nothing changed",
 }
+_BAD_VALUES = {
+    RefusalReason.RANGE: "{detail!r} is a range, not one count: give the exact figure",
+    RefusalReason.APPROXIMATE: "{detail!r} is an estimate, not a count: give the exact figure",
+    RefusalReason.LOOKALIKE: (
+        "{detail!r} holds characters that only look like digits (², ①, ½): "
+        "type the count in plain digits"
+    ),
+}
 
 
 def set_value(
@@ -257,8 +266,9 @@ def set_value(
                 form_key=form_key,
             )
         except CorrectionRefused as refused:
-            raise AdminError(
-                _CORRECTION_REFUSALS[refused.reason].format(detail=refused.detail)
-            ) from None
+            message = _CORRECTION_REFUSALS[refused.reason]
+            if refused.reason is CorrectionRefusal.BAD_VALUE:
+                message = _BAD_VALUES.get(refused.refusal or RefusalReason.NOT_A_NUMBER, message)
+            raise AdminError(message.format(detail=refused.detail)) from None
         notify_correction(session, correction=correction, now=now, render=correction_notice)
         return correction
