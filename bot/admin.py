@@ -220,6 +220,15 @@ _CORRECTION_REFUSALS = {
     CorrectionRefusal.NO_REASON: "a reason is required (--reason)",
     CorrectionRefusal.UNCHANGED: "the value is already {detail}; nothing changed",
 }
+_BAD_VALUES = {
+    RefusalReason.TOO_LARGE: f"{{detail!r}} is more than figbot takes ({MAX_COUNT:,})",
+    RefusalReason.RANGE: "{detail!r} is a range, not one count: give the exact figure",
+    RefusalReason.APPROXIMATE: "{detail!r} is an estimate, not a count: give the exact figure",
+    RefusalReason.LOOKALIKE: (
+        "{detail!r} holds characters that only look like digits (², ①, ½): "
+        "type the count in plain digits"
+    ),
+}
 
 
 def set_value(
@@ -258,10 +267,9 @@ def set_value(
                 form_key=form_key,
             )
         except CorrectionRefused as refused:
-            if refused.refusal is RefusalReason.TOO_LARGE:
-                message = f"{refused.detail!r} is more than figbot takes ({MAX_COUNT})"
-            else:
-                message = _CORRECTION_REFUSALS[refused.reason].format(detail=refused.detail)
-            raise AdminError(message) from None
+            message = _CORRECTION_REFUSALS[refused.reason]
+            if refused.reason is CorrectionRefusal.BAD_VALUE:
+                message = _BAD_VALUES.get(refused.refusal or RefusalReason.NOT_A_NUMBER, message)
+            raise AdminError(message.format(detail=refused.detail)) from None
         notify_correction(session, correction=correction, now=now, render=correction_notice)
         return correction

@@ -25,6 +25,7 @@ from pydantic import (
     model_validator,
 )
 
+from domain.numbers import NUMERAL_CHARACTERS
 from domain.periods import PeriodKind
 from domain.rules import RuleError, parse_rule
 from domain.schedule import Offset, OpenFor, Schedule, ScheduleError
@@ -122,6 +123,9 @@ class IndicatorConfig(_Section):
     help: str | None = None
     aggregation: Literal["sum", "max", "latest"] = "sum"
     aliases: list[str] = Field(default_factory=list)
+    other_measure_words: list[str] = Field(
+        default_factory=list, description="also counted in these, e.g. 件 besides 宗"
+    )
     min: int = Field(default=0, ge=0)
     max: int | None = Field(default=None, ge=0)
     required: bool = True
@@ -135,16 +139,34 @@ class IndicatorConfig(_Section):
             raise ValueError("an alias cannot be empty")
         return [alias.strip() for alias in value]
 
+    @field_validator("other_measure_words")
+    @classmethod
+    def _other_measure_words(cls, value: list[str]) -> list[str]:
+        words = [word.strip() for word in value]
+        for word in words:
+            if not word:
+                raise ValueError("a measure word cannot be empty")
+            if any(c.isdigit() or c in NUMERAL_CHARACTERS for c in word):
+                raise ValueError(f"{word!r}: a measure word cannot hold a numeral")
+        if len(set(words)) != len(words):
+            raise ValueError("a measure word is listed twice")
+        return words
+
     @model_validator(mode="after")
     def _bounds(self) -> IndicatorConfig:
         if self.max is not None and self.max < self.min:
             raise ValueError(f"max ({self.max}) is below min ({self.min})")
+        if self.measure_word in self.other_measure_words:
+            raise ValueError(
+                f"other_measure_words: {self.measure_word!r} is already the measure_word"
+            )
         return self
 
     def as_rules(self) -> dict[str, Any]:
         """What the database keeps of the indicator's rules (see models.Indicator.rules)."""
         return {
             "aliases": list(self.aliases),
+            "other_measure_words": list(self.other_measure_words),
             "min": self.min,
             "max": self.max,
             "required": self.required,

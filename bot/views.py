@@ -692,12 +692,16 @@ def _bad_number(reason: RefusalReason, item: Item, language: str) -> str:
     if reason is RefusalReason.DECIMAL:
         return _("Please enter a whole number, without decimals.")
     if reason is RefusalReason.APPROXIMATE:
+        return fmt(_("Please give the exact number of {label}, not an estimate."), label=item.label)
+    if reason is RefusalReason.RANGE:
         return fmt(
-            _(
-                "Please give the exact number of {label}, not an estimate. "
-                "If it is exactly the figure you wrote, tap the button."
-            ),
+            _("Please give the exact number of {label}: “7 or 8” is a range, not one number."),
             label=item.label,
+        )
+    if reason is RefusalReason.LOOKALIKE:
+        return _(
+            "Please write the number in ordinary digits or in Chinese numerals: "
+            "², ① or ½ only look like digits."
         )
     if reason is RefusalReason.TOO_LARGE:
         return _("That number is too large. Please check it and enter it again.")
@@ -721,14 +725,22 @@ def _notice(notice: Notice, language: str) -> Outgoing:
     if kind is NoticeKind.BAD_NUMBER:
         assert notice.reason is not None and notice.item is not None
         text = _bad_number(notice.reason, notice.item, language)
-        suggestion = notice.extra.get("suggestion")
-        if suggestion is None or info is None:
+        choices = notice.extra.get("choices", "").split()
+        if not choices or info is None:
             return Outgoing(text)
-        accept = Button(
-            fmt(_("Record {value}"), value=suggestion),
-            _cb(Action.ACCEPT, info.round_id, f"{notice.extra['position']}={suggestion}"),
+        hint = (
+            _("If it is exactly the figure you wrote, tap the button.")
+            if len(choices) == 1
+            else _("If it is one of these figures, tap it.")
         )
-        return Outgoing(text, [[accept]])
+        buttons = [
+            Button(
+                fmt(_("Record {value}"), value=choice),
+                _cb(Action.ACCEPT, info.round_id, f"{notice.extra['position']}={choice}"),
+            )
+            for choice in choices
+        ]
+        return Outgoing(fmt(_("{refusal} {hint}"), refusal=Html(text), hint=hint), [buttons])
     if kind is NoticeKind.LOCKED:
         names = notice.extra.get("coordinators")
         if names:
@@ -1100,11 +1112,18 @@ def correction_notice(correction: Correction, language: str) -> str:
 
 def correction_refused(refused: CorrectionRefused, language: str) -> Outgoing:
     _ = translator(language)
+    bad_values = {  # a value that is no count: say what it is, as the reporters hear it
+        RefusalReason.RANGE: _("“{detail}” is a range, not one number."),
+        RefusalReason.APPROXIMATE: _("“{detail}” is an estimate, not an exact number."),
+        RefusalReason.LOOKALIKE: _("“{detail}” holds characters that only look like digits."),
+    }
     texts = {
         CorrectionRefusal.UNKNOWN_UNIT: _("No unit of your office is called “{detail}”."),
         CorrectionRefusal.UNKNOWN_INDICATOR: _("No open or locked round asks for “{detail}”."),
         CorrectionRefusal.NO_ROUND: _("There is no round to correct for that period."),
-        CorrectionRefusal.BAD_VALUE: _("“{detail}” is not a whole number."),
+        CorrectionRefusal.BAD_VALUE: bad_values.get(
+            refused.refusal or RefusalReason.NOT_A_NUMBER, _("“{detail}” is not a whole number.")
+        ),
         CorrectionRefusal.OUT_OF_BOUNDS: _("That number is outside the item's allowed range."),
         CorrectionRefusal.NO_REASON: _("Please add the reason for the correction."),
         CorrectionRefusal.UNCHANGED: _("The value is already {detail}; nothing changed."),

@@ -15,10 +15,14 @@ from enum import StrEnum
 
 from domain.numbers import (
     COMMON_MEASURE_WORDS,
+    NUMERAL_CHARACTERS,
     CountRefused,
     Number,
     RefusalReason,
+    fold,
+    is_lookalike,
     parse_count,
+    strip_wrapping,
 )
 
 
@@ -31,10 +35,19 @@ class Vocabulary:
     measure_word: str
     aliases: tuple[str, ...] = ()
     decimals: int = 0
+    other_measure_words: tuple[str, ...] = ()  # also counted in these ("件" for "宗")
 
     @property
     def names(self) -> tuple[str, ...]:
         return (self.label, *self.aliases)
+
+    @property
+    def measure_words(self) -> tuple[str, ...]:
+        return (self.measure_word, *self.other_measure_words)
+
+    def parse(self, text: str) -> Number:
+        """``text`` read as one figure of this indicator (see :func:`parse_count`)."""
+        return parse_count(text, self.measure_word, self.decimals, also=self.other_measure_words)
 
 
 class ProblemKind(StrEnum):
@@ -59,7 +72,7 @@ class Problem:
     text: str
     key: str | None = None
     reason: RefusalReason | None = None
-    suggestion: int | None = None
+    choices: tuple[int, ...] = ()  # see CountRefused.choices
     named: bool = True
 
 
@@ -77,89 +90,48 @@ class Reading:
             p.key is not None and p.named for p in self.problems
         )
 
+    def only_about(self, key: str) -> bool:
+        """ "调解纠纷12宗" while 调解纠纷 is asked: one figure (or one refusal), of ``key``."""
+        keys = {f.key for f in self.figures} | {p.key for p in self.problems}
+        return keys == {key} and len(self.figures) + len(self.problems) == 1
+
 
 _CORRECTION_PREFIX = re.compile(r"^(?:更正|改正|修正|更改|修改)\s*[:：]?\s*")
 _CORRECTION_VERB = re.compile(r"(?:改为|改成|应为|更正为|修改为|更正成)")
 _REASON = re.compile(r"(?:原因|理由|说明)\s*[:：是为]?\s*(?P<reason>.+)$")
-_SEPARATORS = re.compile(r"[,;。!?\n]+|、")
-_GROUPED_THOUSANDS = re.compile(r"(?<=\d),(?=\d{3}(?!\d))")
-_FILLER_PREFIXES = (
-    "本月",
-    "本期",
-    "本季度",
-    "全年",
-    "共计",
-    "合计",
-    "累计",
-    "总共",
-    "一共",
-    "共",
-    "计",
-    "开展了",
-    "组织了",
-    "组织",
-    "办了",
-    "开了",
-    "做了",
-    "开展",
-    "举办了",
-    "举办",
-    "办理了",
-    "办理",
-    "接待了",
-    "接待",
-    "完成了",
-    "完成",
-    "发放了",
-    "发放",
-    "审查了",
-    "审查",
-    "进行了",
-    "进行",
-    "了",
-    "为",
-    "是",
-    "有",
-    "数",
-    "数量",
-    ":",
-    "=",
-)
-_FILLER_SUFFIXES = ("了", "整")
+# "、" lists figures ("调解5宗、讲座3场") except between two numerals, where it writes a range
+# ("七、八宗", "7、8宗") that the figure's reading refuses as such.
+_NUMERAL_CLASS = "0-9零〇一二两三四五六七八九十百千万亿"
+_SEPARATORS = re.compile(rf"[,;。!?\n]+|(?<![{_NUMERAL_CLASS}])、|、(?![{_NUMERAL_CLASS}])")
+_GROUPED_THOUSANDS = re.compile(r"(?<=[0-9]),(?=[0-9]{3}(?![0-9]))")
 # What looks like a number but is a date or an ordinal: "10月", "2026年", "第3次", "3号".
 _NOT_A_COUNT = re.compile(
-    r"^(?:\d{4}年(?:\d{1,2}月)?(?:份)?|\d{1,2}月(?:份)?|\d{1,2}[日号]|第[\d一二三四五六七八九十]+\S*)$"
+    r"^(?:[0-9]{4}年(?:[0-9]{1,2}月)?(?:份)?|[0-9]{1,2}月(?:份)?|[0-9]{1,2}[日号]"
+    r"|第[0-9一二三四五六七八九十]+\S*)$"
 )
 _HAS_NUMBER = re.compile(r"[0-9零〇一二两三四五六七八九十百千万]")
 _DIGIT = re.compile(r"[0-9]")
 
 
 _MARKUP = re.compile(r"</?[a-zA-Z][^<>]{0,30}>|[*_~`]")
-_LEADING_COUNT = re.compile(r"^\s*(?:[-+]?\d[\d.]*|[零〇一二两三四五六七八九十百千万亿]+)\s*")
+_LEADING_COUNT = re.compile(r"^\s*(?:[-+]?[0-9][0-9.]*|[零〇一二两三四五六七八九十百千万亿]+)\s*")
+# What may follow a figure read off the front of a region ("5其中成功4", "12（其中3宗成功）"):
+# a word or a bracket. Anything else glued to it ("1e309", "15%", "10²") makes the whole
+# region unreadable: a figure is never read from part of what was written.
+_OPENING_BRACKETS = "(（[【《"
 
 
 def _normalise(text: str) -> str:
-    text = unicodedata.normalize("NFKC", text)
+    text = fold(text)  # full-width to ASCII; "10²", "①" stay what they are
     text = _MARKUP.sub("", text)  # <b>调解</b>5宗, **讲座** 3场: read the words, not the markup
     text = "".join(ch for ch in text if unicodedata.category(ch)[0] != "C" or ch == "\n")
     return _GROUPED_THOUSANDS.sub("", text).strip()
 
 
 def _strip_fillers(text: str) -> str:
-    text = text.strip()
-    changed = True
-    while changed:
-        changed = False
-        for prefix in _FILLER_PREFIXES:
-            if text.startswith(prefix) and len(text) > len(prefix):
-                text = text[len(prefix) :].strip()
-                changed = True
-        for suffix in _FILLER_SUFFIXES:
-            if text.endswith(suffix) and len(text) > len(suffix):
-                text = text[: -len(suffix)].strip()
-                changed = True
-    text = _CORRECTION_VERB.sub("", text).strip()
-    return text
+    """The figure without the words around it ("本月共…了", see ``strip_wrapping``) and without
+    a correction's verb ("改为5")."""
+    return _CORRECTION_VERB.sub("", strip_wrapping(text)).strip()
 
 
 def _name_spans(piece: str, vocabulary: list[Vocabulary]) -> list[tuple[int, int, Vocabulary]]:
@@ -192,22 +164,20 @@ def _read_count(text: str, entry: Vocabulary) -> Figure | Problem:
     if not quantity:
         return Problem(ProblemKind.NO_NUMBER, entry.label, key=entry.key)
     try:
-        return Figure(
-            entry.key, parse_count(quantity, entry.measure_word, entry.decimals), quantity
-        )
+        return Figure(entry.key, entry.parse(quantity), quantity)
     except CountRefused as refused:
         return Problem(
             ProblemKind.REFUSED,
             quantity,
             key=entry.key,
             reason=refused.reason,
-            suggestion=refused.suggestion,
+            choices=refused.choices,
         )
 
 
 def _split_region(region: str, vocabulary: list[Vocabulary]) -> tuple[str, str]:
     """The figure after a name, and what follows it ("讲座3场 电话138…", "5宗其中成功4宗")."""
-    words = {e.measure_word for e in vocabulary} | set(COMMON_MEASURE_WORDS)
+    words = {w for e in vocabulary for w in e.measure_words} | set(COMMON_MEASURE_WORDS)
     tokens = region.split()
     if len(tokens) <= 1:
         return _split_glued(region, words)
@@ -224,7 +194,7 @@ def _split_glued(region: str, words: set[str]) -> tuple[str, str]:
         parse_count(quantity)
         return region, ""
     except CountRefused as refused:
-        if refused.reason is not RefusalReason.NOT_A_NUMBER:
+        if refused.reason not in (RefusalReason.NOT_A_NUMBER, RefusalReason.LOOKALIKE):
             return region, ""
     head = _LEADING_COUNT.match(quantity)
     if head is None or head.end() == len(quantity):
@@ -233,7 +203,22 @@ def _split_glued(region: str, words: set[str]) -> tuple[str, str]:
     for word in sorted(words, key=len, reverse=True):
         if rest.startswith(word):
             return quantity[: head.end()] + word, rest[len(word) :].strip()
-    return quantity[: head.end()], rest.strip()
+    if _ends_a_figure(rest[0]):
+        return quantity[: head.end()], rest.strip()
+    return region, ""
+
+
+def _ends_a_figure(character: str) -> bool:
+    """Whether ``character`` may follow a figure without being part of it: a Chinese word
+    ("其中") or an opening bracket, not a letter, digit, sign or numeral ("1e309", "15%")."""
+    if character in _OPENING_BRACKETS:
+        return True
+    return (
+        unicodedata.category(character) == "Lo"
+        and character not in NUMERAL_CHARACTERS
+        and not is_lookalike(character)
+        and not character.isascii()
+    )
 
 
 def _by_measure_word(text: str, vocabulary: list[Vocabulary]) -> Figure | Problem | None:
@@ -241,9 +226,9 @@ def _by_measure_word(text: str, vocabulary: list[Vocabulary]) -> Figure | Proble
     quantity = _strip_fillers(text)
     if not quantity or not _looks_like_count(quantity):
         return None
-    for word in sorted({e.measure_word for e in vocabulary}, key=len, reverse=True):
+    for word in sorted({w for e in vocabulary for w in e.measure_words}, key=len, reverse=True):
         if quantity.endswith(word) and len(quantity) > len(word):
-            users = [e for e in vocabulary if e.measure_word == word]
+            users = [e for e in vocabulary if word in e.measure_words]
             bare = _LEADING_COUNT.match(quantity[: -len(word)])
             if len(users) == 1 and bare and bare.end() == len(quantity) - len(word):
                 return replace(_read_count(quantity, users[0]), named=False)
@@ -319,3 +304,20 @@ def read_figures(text: str, vocabulary: list[Vocabulary]) -> Reading:
     conflicted = {p.key for p in problems if p.kind is ProblemKind.CONFLICT}
     kept = [f for f in unique.values() if f.key not in conflicted]
     return Reading(figures=kept, problems=problems, correction=correction, reason=reason)
+
+
+def read_answer(text: str, entry: Vocabulary, reading: Reading) -> Number:
+    """The figure ``text`` gives in answer to ``entry``'s question, or :class:`CountRefused`.
+
+    ``reading`` is ``read_figures(text, …)``. Where it reads ``entry`` alone ("调解了5宗",
+    "调解纠纷：5宗"), its figure or its refusal is the answer, so a single answer and a message
+    of several figures are read by the same rules; otherwise the whole text is one count
+    ("5", "共5宗", "本月无")."""
+    if reading.only_about(entry.key):
+        if reading.figures:
+            return reading.figures[0].value
+        problem = reading.problems[0]
+        raise CountRefused(
+            problem.reason or RefusalReason.NOT_A_NUMBER, problem.text, problem.choices
+        )
+    return entry.parse(text)

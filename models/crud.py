@@ -72,6 +72,11 @@ class IndicatorDef:
         """Decimal places a figure takes (0: a whole count)."""
         return int(self.rules.get("decimals", 0))
 
+    @property
+    def other_measure_words(self) -> tuple[str, ...]:
+        """Measure words a figure may also be given in ("件" for disputes counted in "宗")."""
+        return tuple(self.rules.get("other_measure_words", ()))
+
 
 # Statements every update runs, built once (building one costs about as much as running it).
 _INDICATORS = sa_select(

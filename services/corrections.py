@@ -124,7 +124,12 @@ def correct_value(
         raise CorrectionRefused(CorrectionRefusal.UNKNOWN_UNIT, unit_text)
     round_, indicator = _find_round(session, office_id, indicator_text, period, form_key)
     try:
-        new = parse_count(value_text, indicator.measure_word, indicator.decimals)
+        new = parse_count(
+            value_text,
+            indicator.measure_word,
+            indicator.decimals,
+            also=indicator.other_measure_words,
+        )
     except CountRefused as refused:
         raise CorrectionRefused(
             CorrectionRefusal.BAD_VALUE, value_text, refusal=refused.reason

@@ -22,8 +22,8 @@ from sqlalchemy import bindparam, func
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
-from domain.figures import ProblemKind, Reading, Vocabulary, read_figures
-from domain.numbers import CountRefused, Number, RefusalReason, parse_count
+from domain.figures import ProblemKind, Reading, Vocabulary, read_answer, read_figures
+from domain.numbers import CountRefused, Number, RefusalReason
 from domain.periods import Period
 from domain.rounds import Window, submission_window
 from domain.rules import (
@@ -135,7 +135,7 @@ class Unreadable:
     label: str | None = None
     measure_word: str | None = None
     reason: RefusalReason | str | None = None  # a RefusalReason, "below" or "above"
-    suggestion: int | None = None
+    choices: tuple[int, ...] = ()
     bound: int | None = None
     decimals: int = 0
 
@@ -385,16 +385,19 @@ class _Ctx:
         )
 
     def vocabulary(self) -> list[Vocabulary]:
-        return [
-            Vocabulary(
-                key=key,
-                label=self.indicators[key].label,
-                measure_word=self.indicators[key].measure_word,
-                aliases=tuple(self._rules(key).get("aliases", [])),
-                decimals=self.decimals(key),
-            )
-            for key in self.keys
-        ]
+        return [self.entry(key) for key in self.keys]
+
+    def entry(self, key: str) -> Vocabulary:
+        """How the reporter may name and count ``key`` (see ``domain.figures``)."""
+        indicator = self.indicators[key]
+        return Vocabulary(
+            key=key,
+            label=indicator.label,
+            measure_word=indicator.measure_word,
+            aliases=tuple(self._rules(key).get("aliases", [])),
+            decimals=self.decimals(key),
+            other_measure_words=indicator.other_measure_words,
+        )
 
     @functools.cached_property
     def cross_rules(self) -> list[CrossRule]:
@@ -717,19 +720,19 @@ def answer_text(
         # "更正 …" is read back even when it names only the figure asked: it may carry a
         # reason, and once submitted, [确认] stores it.
         plain_answer = state.step == ConversationStep.ASK and (
-            not reading.named_any or (_only_about(reading, key) and not reading.correction)
+            not reading.named_any or (reading.only_about(key) and not reading.correction)
         )
         if not plain_answer and reading.named_any:
             return _read_back(ctx, state, reading, now)
     if state.step != ConversationStep.ASK:
         return [Notice(NoticeKind.USE_BUTTONS), _current_screen(ctx, state)]
     try:
-        value = parse_count(text, ctx.indicators[key].measure_word, ctx.decimals(key))
+        value = read_answer(text, ctx.entry(key), reading)
     except CountRefused as refused:
         extra = {}
-        if refused.suggestion is not None:
+        if refused.choices:  # offered as one-tap buttons ("190多": 190; "七八次": 7, 8)
             extra = {
-                "suggestion": str(refused.suggestion),
+                "choices": " ".join(str(choice) for choice in refused.choices),
                 "position": str(ctx.keys.index(key) + 1),
             }
         return [
@@ -743,12 +746,6 @@ def answer_text(
             ctx.question(state),
         ]
     return _record_answer(ctx, state, key, value, now)
-
-
-def _only_about(reading: Reading, key: str) -> bool:
-    """ "调解纠纷12宗" while 调解纠纷 is asked: a plain answer, no read-back needed."""
-    keys = {f.key for f in reading.figures} | {p.key for p in reading.problems}
-    return keys == {key} and len(reading.figures) + len(reading.problems) == 1
 
 
 def _bounds_notice(ctx: _Ctx, key: str, value: Number) -> Notice | None:
@@ -846,7 +843,7 @@ def _read_back(
                 label=named.label if named else None,
                 measure_word=named.measure_word if named else None,
                 reason=problem.reason,
-                suggestion=problem.suggestion,
+                choices=problem.choices,
                 decimals=ctx.decimals(named.key) if named else 0,
             )
         )
@@ -997,17 +994,14 @@ def _answer_outlier(ctx: _Ctx, state: ConversationState, text: str, now: datetim
     """While an unusual figure is questioned: a number replaces it, other text explains it."""
     key = state.indicator_key or ctx.keys[0]
     reading = read_figures(text, ctx.vocabulary())
-    if reading.correction and reading.named_any and not _only_about(reading, key):
+    if reading.correction and reading.named_any and not reading.only_about(key):
         # "更正 讲座3场" is no explanation of this figure: it would be lost as one.
         return [
             Notice(NoticeKind.ANSWER_FIRST, item=ctx.item(key, state.draft.get(key))),
             _current_screen(ctx, state),
         ]
     try:
-        if _only_about(reading, key) and reading.figures:  # "调解纠纷7宗": the figure again
-            value = reading.figures[0].value
-        else:
-            value = parse_count(text, ctx.indicators[key].measure_word, ctx.decimals(key))
+        value = read_answer(text, ctx.entry(key), reading)  # "调解纠纷7宗": the figure again
     except CountRefused as refused:
         if refused.reason is not RefusalReason.NOT_A_NUMBER:
             return [

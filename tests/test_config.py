@@ -9,6 +9,7 @@ from sqlalchemy import Engine
 from sqlmodel import select
 
 from bot.config import ConfigError, load_config
+from models.crud import indicators_by_key
 from models.db import read_session, write_session
 from models.tables import ConfigChange, Unit
 from services.catalog import sync_config
@@ -48,6 +49,15 @@ def test_environment_overrides_token_and_database(tmp_path: Path) -> None:
         (('code = "huguang"', 'code = "jinhai"'), "duplicate key 'jinhai'"),
         (("[telegram]", '[telegram]\ntokn = "x"'), "telegram.tokn: Extra inputs are not permitted"),
         (('period = "month"', 'period = "fortnight"'), "forms.0.period"),
+        (
+            ('other_measure_words = ["件"]', 'other_measure_words = ["宗"]'),
+            "indicators.1: other_measure_words: '宗' is already the measure_word",
+        ),
+        (
+            ('other_measure_words = ["件"]', 'other_measure_words = ["十件"]'),
+            "indicators.1.other_measure_words",
+        ),
+        (('other_measure_words = ["件"]', 'other_measure_words = [" "]'), "cannot be empty"),
     ],
 )
 def test_a_bad_config_names_the_key(tmp_path: Path, change: tuple[str, str], message: str) -> None:
@@ -88,3 +98,32 @@ def test_sync_keeps_renames_and_deactivates_removed_units(engine: Engine) -> Non
         }
     assert ("jinhai", "name", "金海社区", "金海新社区") in changes
     assert ("xixi", "active", "True", "False") in changes
+
+
+def test_other_measure_words_reach_the_catalog_the_conversation_reads(engine: Engine) -> None:
+    """ "调解5件": the measure words an indicator is also counted in go from the config into the
+    indicator's row, where every figbot process reads them."""
+    config = load_config(EXAMPLE_CONFIG, environ={})
+    disputes = next(i for i in config.indicators if i.key == "disputes_mediated")
+    assert disputes.other_measure_words == ["件"]
+    with write_session(engine) as session:
+        sync_config(session, config=config)
+    with read_session(engine) as session:
+        indicator = indicators_by_key(session, keys=["disputes_mediated", "legal_lectures"])
+    assert indicator["disputes_mediated"].other_measure_words == ("件",)
+    assert indicator["legal_lectures"].other_measure_words == ()
+    changed = config.model_copy(
+        update={
+            "indicators": [
+                i.model_copy(update={"other_measure_words": ["件", "起"]})
+                if i.key == "disputes_mediated"
+                else i
+                for i in config.indicators
+            ]
+        }
+    )
+    with write_session(engine) as session:
+        sync_config(session, config=changed)
+    with read_session(engine) as session:
+        indicator = indicators_by_key(session, keys=["disputes_mediated"])
+        assert indicator["disputes_mediated"].other_measure_words == ("件", "起")

@@ -8,6 +8,8 @@ import pytest
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
+from bot.views import correction_refused
+from domain.numbers import RefusalReason
 from models.crud import submission_values
 from models.db import read_session
 from models.tables import OutboxMessage, Role, Submission, ValueRevision
@@ -71,6 +73,12 @@ def test_a_correction_is_a_revision_and_bumps_the_version(session: Session, cloc
         ({"indicator_text": "植树"}, CorrectionRefusal.UNKNOWN_INDICATOR),
         ({"value_text": "六个多"}, CorrectionRefusal.BAD_VALUE),
         ({"value_text": "-1"}, CorrectionRefusal.BAD_VALUE),
+        ({"value_text": "七八"}, CorrectionRefusal.BAD_VALUE),
+        ({"value_text": "两三宗"}, CorrectionRefusal.BAD_VALUE),
+        ({"value_text": "三四十"}, CorrectionRefusal.BAD_VALUE),
+        ({"value_text": "10²"}, CorrectionRefusal.BAD_VALUE),
+        ({"value_text": "①②"}, CorrectionRefusal.BAD_VALUE),
+        ({"value_text": "九" * 309}, CorrectionRefusal.BAD_VALUE),
         ({"reason": "  "}, CorrectionRefusal.NO_REASON),
         ({"value_text": "5"}, CorrectionRefusal.UNCHANGED),
     ],
@@ -87,6 +95,36 @@ def test_a_bad_correction_changes_nothing(
     assert refused.value.reason is refusal
     assert _values(session, wang.unit_id or 0)["disputes_mediated"] == 5
     assert len(session.exec(select(ValueRevision)).all()) == before
+
+
+@pytest.mark.parametrize(
+    ("value_text", "refusal", "choices_said"),
+    [
+        ("七八", RefusalReason.RANGE, "range"),
+        ("10²", RefusalReason.LOOKALIKE, "look like digits"),
+        ("十来宗", RefusalReason.APPROXIMATE, "estimate"),
+    ],
+)
+def test_a_value_that_is_no_count_is_refused_saying_what_it_is(
+    session: Session, clock: Clock, value_text: str, refusal: RefusalReason, choices_said: str
+) -> None:
+    bind(session, user_id=1, name="王芳", unit="jinhai", now=clock())
+    open_(session, "2026-11", now=clock())
+    with pytest.raises(CorrectionRefused) as refused:
+        _correct(session, clock, value_text=value_text)
+    assert (refused.value.reason, refused.value.refusal) == (CorrectionRefusal.BAD_VALUE, refusal)
+    assert choices_said in correction_refused(refused.value, "en").text
+    assert session.exec(select(ValueRevision)).all() == []
+
+
+def test_a_correction_in_a_measure_word_the_indicator_is_also_counted_in(
+    session: Session, clock: Clock
+) -> None:
+    wang = bind(session, user_id=1, name="王芳", unit="jinhai", now=clock())
+    opened = open_(session, "2026-11", now=clock())
+    submit(session, wang, opened.round_id, ANSWERS, clock())
+    done = _correct(session, clock, value_text="6件")
+    assert (done.old, done.new) == (5, 6)  # type: ignore[attr-defined]
 
 
 def test_figures_phoned_in_are_entered_for_a_unit_that_did_not_report(
@@ -129,6 +167,11 @@ async def test_set_value_from_the_command_line(
         *base, "调解", "--value", "abc", "--reason", "核实", clock=clock
     )
     assert code == 2 and "'abc' is not a whole count" in err
+    code, out, err = await run_figbot(
+        *base, "调解", "--value", "七八", "--reason", "核实", clock=clock
+    )
+    assert code == 2 and "'七八' is a range, not one count: give the exact figure" in err
+    assert "Traceback" not in err
     with read_session(engine) as session:
         assert _values(session, wang.unit_id or 0)["disputes_mediated"] == 6
         last = session.exec(select(ValueRevision).order_by(col(ValueRevision.id).desc())).first()
@@ -152,6 +195,11 @@ async def test_a_coordinator_corrects_in_chat_and_the_reporter_is_told(harness: 
     assert usage.text.startswith("用法：/correct")
     (refused,) = await zhao.send("/correct 金海社区 调解纠纷 6")
     assert "请写明更正原因" in refused.text
+    (refused,) = await zhao.send("/correct 金海社区 调解纠纷 七八 2026-11 电话核实")
+    assert refused.text == "“七八”是一个范围，不是一个确定的数。"
+    assert "街道" not in wang.last.text  # the reporter hears of no change: there was none
+    with read_session(harness.engine) as session:
+        assert _values(session, 1)["disputes_mediated"] == 5
     (done,) = await zhao.send("/correct 金海社区 调解 6 2026-11 电话核实，漏报一宗")
     assert "已更正 金海社区·2026年11月·调解纠纷：5宗 → 6宗" in done.text
     assert "原因：电话核实，漏报一宗" in done.text

@@ -74,6 +74,29 @@ async def test_a_correction_in_plain_words_after_submitting(harness: Harness) ->
     assert "已取消" in cancelled.text and _stored(harness)["legal_lectures"] == 2
 
 
+async def test_a_correction_glued_to_what_cannot_be_read_is_refused(harness: Harness) -> None:
+    """ "调解纠纷1e309宗" is no figure: not 1, not 0; nothing to confirm, nothing changes."""
+    wang = await harness.join(1001, "王芳", unit="jinhai")
+    await harness.open_round("2026-11")
+    await wang.press("开始填报")
+    for answer in ANSWERS:
+        await wang.send(answer)
+    await wang.press("提交")
+    harness.clock.advance(hours=3)
+    with read_session(harness.engine) as session:
+        revisions = len(session.exec(select(ValueRevision)).all())
+
+    for typed in ["更正 调解纠纷1e309宗，原因：核实", "调解纠纷改为15%", "更正 调解七八宗"]:
+        (refusal,) = await wang.send(typed)
+        assert "未能识别" in refusal.text and "调解纠纷" in refusal.text, typed
+        assert "→" not in refusal.text and refusal.button_texts() == [], typed
+    assert "范围" in refusal.text  # the range is named for what it is
+    assert _stored(harness)["disputes_mediated"] == 5
+    with read_session(harness.engine) as session:
+        assert len(session.exec(select(ValueRevision)).all()) == revisions
+        assert session.get(ConversationState, 1) is None
+
+
 async def test_an_unusual_figure_is_questioned_and_the_reason_kept(harness: Harness) -> None:
     november = harness.clock()
     wang = await harness.join(1001, "王芳", unit="jinhai")

@@ -368,6 +368,57 @@ async def test_chinese_numerals_and_an_approximate_answer_confirmed_by_one_tap(
         assert state is not None and state.draft["legal_lectures"] == 4
 
 
+async def test_a_range_is_asked_back_with_its_bounds_as_buttons(harness: Harness) -> None:
+    """ "七八次" is seven or eight, not 78: nothing is stored, the exact number is asked for,
+    and each bound is one tap away."""
+    wang = await harness.join(1001, "王芳", unit="jinhai")
+    await harness.open_round("2026-11")
+    await wang.press("开始填报")
+    refusal, again = await wang.send("七八次")
+    assert refusal.text.startswith(
+        "请填写“矛盾纠纷排查”的准确数字：“七八”“两三”这样的写法是一个范围"
+    )
+    assert "请点下方对应的按钮" in refusal.text
+    assert refusal.button_texts() == ["记为7", "记为8"]
+    assert again.text.startswith("（1/8）矛盾纠纷排查")
+    with read_session(harness.engine) as session:
+        state = session.get(ConversationState, 1)
+        assert state is not None and state.draft == {}
+    (second,) = await wang.press("记为8")
+    assert second.text.startswith("（2/8）调解纠纷")
+    # A range with no bounds to offer ("十来宗": ten or so) is asked back without buttons.
+    vague, _ = await wang.send("十来宗")
+    assert vague.text.startswith("请填写“调解纠纷”的准确数字") and vague.button_texts() == []
+    # The words around a figure, and a measure word the indicator is also counted in.
+    (third,) = await wang.send("调解了5件")
+    assert third.text.startswith("（3/8）调解成功")
+    (fourth,) = await wang.send("本月无")
+    assert fourth.text.startswith("（4/8）法治讲座")
+    with read_session(harness.engine) as session:
+        state = session.get(ConversationState, 1)
+        assert state is not None
+        assert state.draft == {
+            "dispute_screenings": 8,
+            "disputes_mediated": 5,
+            "mediated_success": 0,
+        }
+
+
+async def test_characters_that_only_look_like_digits_are_refused(harness: Harness) -> None:
+    wang = await harness.join(1001, "王芳", unit="jinhai")
+    await harness.open_round("2026-11")
+    await wang.press("开始填报")
+    for typed in ["10²", "①②", "½"]:
+        refusal, again = await wang.send(typed)
+        assert refusal.text.startswith("请用普通数字或汉字填写") and refusal.button_texts() == []
+        assert again.text.startswith("（1/8）矛盾纠纷排查")
+    (second,) = await wang.send("１５")
+    assert second.text.startswith("（2/8）调解纠纷")
+    with read_session(harness.engine) as session:
+        state = session.get(ConversationState, 1)
+        assert state is not None and state.draft == {"dispute_screenings": 15}
+
+
 async def test_a_quiet_month_in_one_tap_stores_explicit_zeros(harness: Harness) -> None:
     wang = await harness.join(1001, "王芳", unit="jinhai")
     await harness.open_round("2026-11")

@@ -117,7 +117,7 @@ def test_a_message_with_nothing_readable_changes_nothing(session: Session, clock
     start(session, contact=wang, round_id=opened.round_id, now=clock())
     readback, question = answer_text(session, contact=wang, text="调解纠纷190多宗", now=clock())
     assert isinstance(readback, FiguresReadBack) and readback.changes == []
-    assert readback.problems[0].suggestion == 190
+    assert readback.problems[0].choices == (190,)
     assert isinstance(question, Question) and question.item.key == "dispute_screenings"
     assert _draft(session, wang.id or 0) == {}
 

@@ -212,7 +212,7 @@ def test_set_value_refuses_a_figure_over_the_cap(engine: Engine, clock: Clock) -
         wang = bind(session, user_id=1, name="王芳", unit="jinhai", now=clock())
         submit(session, wang, open_(session, "2026-11", now=clock()).round_id, ANSWERS, clock())
     for value, message in [
-        ("10000000000", "'10000000000' is more than figbot takes (1000000000)"),
+        ("10000000000", "'10000000000' is more than figbot takes (1,000,000,000)"),
         ("2.5", "'2.5' is not a whole count"),
         ("-3", "'-3' is not a whole count"),
     ]:
