@@ -1922,6 +1922,16 @@ class LocalBotApiServer:
         """A copy of an update issued earlier."""
         return copy.deepcopy(self._issued[update_id])
 
+    def callback_answer(self, update_id: int) -> dict[str, Any] | None:
+        """How the bot answered the button press of update ``update_id`` (the query id, the
+        text shown and whether as an alert), or None while it has not: the user's spinner
+        still turns."""
+        query_id = self._issued[update_id]["callback_query"]["id"]
+        for answer in self.answered_callbacks:
+            if answer["callback_query_id"] == query_id:
+                return dict(answer)
+        return None
+
     def block_bot(self, user_id: int) -> None:
         """The user blocks the bot: sending to them now fails with 403."""
         self._ensure_user(user_id).blocked = True

@@ -293,6 +293,12 @@ def unknown_command(language: str) -> Outgoing:
     return Outgoing(_("Unknown command. Send /help for help."))
 
 
+def button_not_recognised(language: str) -> str:
+    """Shown on the pressed button itself (the answer to the press): plain text, not HTML."""
+    _ = translator(language)
+    return str(_("This button was not recognised; nothing was changed."))
+
+
 def bot_commands(language: str) -> list[tuple[str, str]]:
     _ = translator(language)
     return [
