@@ -747,8 +747,11 @@ class LocalBotApiServer:
         username: str = "figbot_local_bot",
         first_name: str = "figbot",
         clock: Callable[[], float] | None = None,
+        dates: Callable[[], float] | None = None,
     ) -> None:
-        """``clock`` (default :func:`time.monotonic`) is used only by the rate limiter."""
+        """``clock`` (default :func:`time.monotonic`) is used only by the rate limiter;
+        ``dates`` (default :func:`time.time`) dates messages, in seconds since the epoch, as
+        Telegram does: tests give the bot's fake clock, so both tell the same time."""
         self.host = host
         self.port = port
         self.token = token
@@ -775,6 +778,7 @@ class LocalBotApiServer:
         self.stats = ServerStats()
 
         self._clock: Callable[[], float] = clock or time.monotonic
+        self._dates: Callable[[], float] = dates or time.time
         self._rate_limiter: _RateLimiter | None = None
         self._users: dict[int, _UserState] = {}
         self._chats: dict[int, _ChatState] = {}
@@ -1061,6 +1065,10 @@ class LocalBotApiServer:
 
     # ------------------------------------------------------------------ helpers (server side)
 
+    def _date(self) -> int:
+        """Now, as Telegram dates a message: whole seconds since the epoch."""
+        return int(self._dates())
+
     def _bot_user(self) -> dict[str, Any]:
         return {
             "id": self.bot_id,
@@ -1182,7 +1190,7 @@ class LocalBotApiServer:
         photo: bytes | None = None,
     ) -> SentMessage:
         message_id = chat.new_message_id()
-        now = int(time.time())
+        now = self._date()
         message: dict[str, Any] = {
             "message_id": message_id,
             "from": self._bot_user(),
@@ -1267,7 +1275,7 @@ class LocalBotApiServer:
             message.pop("reply_markup", None)
         else:
             message["reply_markup"] = markup
-        message["edit_date"] = int(time.time())
+        message["edit_date"] = self._date()
         sent.edit_seq = self._messages_changed()
         return copy.deepcopy(message)
 
@@ -1746,7 +1754,7 @@ class LocalBotApiServer:
             "message_id": chat.new_message_id(),
             "from": copy.deepcopy(state.user),
             "chat": copy.deepcopy(state.chat),
-            "date": int(time.time()),
+            "date": self._date(),
             **fields,
         }
         chat.user_messages[message["message_id"]] = copy.deepcopy(message)
@@ -1773,7 +1781,7 @@ class LocalBotApiServer:
             "message_id": group.new_message_id(),
             "from": copy.deepcopy(state.user),
             "chat": copy.deepcopy(self._groups[group_id]),
-            "date": int(time.time()),
+            "date": self._date(),
             **fields,
         }
         group.user_messages[message["message_id"]] = copy.deepcopy(message)

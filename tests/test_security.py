@@ -51,6 +51,26 @@ async def test_one_user_flooding_is_slowed_down_and_others_are_served(harness: H
     assert "我负责为街道收集" in reply.text
 
 
+async def test_messages_and_presses_mixed_are_cut_at_the_limit(harness: Harness) -> None:
+    """Telegram dates a message in whole seconds; a press carries no date. Counted on one
+    clock, a message cannot hide the presses handled in its second."""
+    wang = await harness.join(1001, "王芳", unit="jinhai")
+    await harness.open_round("2026-11")
+    prompt = wang.last
+    limit = harness.config.bot.flood_messages
+    harness.clock.advance(seconds=0.5)  # messages are dated half a second before now
+    served, warnings = 0, 0
+    for i in range(2 * limit):
+        if i % 2:
+            replies = await wang.send("/help")
+        else:
+            replies = await wang.press("开始填报", message=prompt)
+        warnings += sum("发送太快" in r.text for r in replies)
+        served += sum("发送太快" not in r.text for r in replies)
+        harness.clock.advance(seconds=0.1)
+    assert (served, warnings) == (limit - 1, 1)  # joining took one update
+
+
 HELP = {"text": "/help", "entities": [{"type": "bot_command", "offset": 0, "length": 5}]}
 
 
