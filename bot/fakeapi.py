@@ -77,6 +77,9 @@ FaultHook = Callable[[str, Params], "Awaitable[web.Response | None] | web.Respon
 # A fault hook may return this to drop the connection without an answer (a reset).
 CONNECTION_RESET: Any = web.Response(status=599, text="connection reset")
 
+# Limits on what a message shows, after its entities are parsed, counted as the Bot API server
+# counts them: in characters (code points: tdlib's utf8_length of the parsed text), so an emoji
+# counts one although it is two UTF-16 units in entity offsets.
 MAX_TEXT_LENGTH = 4096
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 WEBHOOK_TIMEOUT = 60.0  # seconds a webhook request may take before it counts as failed
@@ -1324,7 +1327,7 @@ class LocalBotApiServer:
         raw = _opt_str(params, "caption") or ""
         parse_mode = self._parse_mode(params)
         visible, entities = self._format(raw, parse_mode, params, "caption_entities")
-        if utf16_len(visible) > MAX_CAPTION_LENGTH:
+        if len(visible) > MAX_CAPTION_LENGTH:
             raise ApiError(400, ERR_CAPTION_TOO_LONG)
         return visible, raw, parse_mode, entities
 
@@ -1410,7 +1413,7 @@ class LocalBotApiServer:
         visible, entities = self._format(raw, parse_mode, params, "entities")
         if not visible.strip():
             raise ApiError(400, ERR_TEXT_EMPTY)
-        if utf16_len(visible) > MAX_TEXT_LENGTH:
+        if len(visible) > MAX_TEXT_LENGTH:
             raise ApiError(400, ERR_TEXT_TOO_LONG)
         markup = self._parse_markup(params)
         reply_to = self._reply_to(chat, params)
@@ -1438,7 +1441,7 @@ class LocalBotApiServer:
         visible, entities = self._format(raw, parse_mode, params, "entities")
         if not visible.strip():
             raise ApiError(400, ERR_TEXT_EMPTY)
-        if utf16_len(visible) > MAX_TEXT_LENGTH:
+        if len(visible) > MAX_TEXT_LENGTH:
             raise ApiError(400, ERR_TEXT_TOO_LONG)
         markup = self._parse_markup(params, inline_only=True)
         return self._apply_edit(

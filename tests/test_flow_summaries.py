@@ -7,8 +7,10 @@ import io
 from openpyxl import load_workbook
 
 from bot.simulation import SimulatedUser
+from models.db import write_session
 from models.tables import Role
 from tests.flow import Harness
+from tests.store_helpers import bind
 
 ANSWERS = ["12", "5", "4", "2", "40", "3", "7", "300"]
 
@@ -69,6 +71,19 @@ async def test_missing_lists_pending_units_with_contacts_and_last_reminder(
     assert "• 湖光社区 — 李强；最后提醒 11月28日 10:00" in lines
     assert "• 新城社区 — 无联系人；最后提醒 从未" in lines
     assert not any("金海社区" in line for line in lines)
+
+
+async def test_missing_with_long_emoji_names_arrives_whole(harness: Harness) -> None:
+    zhao = await harness.join(2001, "赵主任", role=Role.COORDINATOR, office="jinhu")
+    names = [("🌸王&李" * 16)[:62] + f"{i:02d}" for i in range(60)]  # Telegram allows 64
+    with write_session(harness.engine) as session:
+        for number, name in enumerate(names):
+            bind(session, user_id=5000 + number, name=name, unit="jinhai", now=harness.clock())
+    await harness.open_round("2026-11")
+    replies = await zhao.send("/missing")
+    shown = "".join(reply.text for reply in replies)
+    assert len(replies) == 2 and shown.startswith("2026年11月法治工作月报：6个单位未提交")
+    assert all(name in shown for name in names) and "• 东岭村 — 无联系人" in shown
 
 
 async def test_chart_by_unit_and_trend(harness: Harness) -> None:
