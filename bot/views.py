@@ -1227,6 +1227,19 @@ def report_template_broken(problem: str, language: str) -> Outgoing:
     )
 
 
+def report_template_too_slow(seconds: float, language: str) -> Outgoing:
+    _ = translator(language)
+    return Outgoing(
+        fmt(
+            _(
+                "The report template in the config ran longer than {seconds} s and was stopped. "
+                "Please simplify it (for example, fewer loops) and try again."
+            ),
+            seconds=f"{seconds:g}",
+        )
+    )
+
+
 def chart_usage(language: str) -> Outgoing:
     _ = translator(language)
     return Outgoing(

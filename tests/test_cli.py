@@ -7,6 +7,7 @@ import os
 import re
 import signal
 import sys
+import time
 from datetime import date
 from pathlib import Path
 
@@ -240,6 +241,24 @@ def test_summary_from_the_command_line(
         == 2
     )
     assert "no form can be summarised per week" in capsys.readouterr().err
+
+
+def test_a_heavy_report_template_is_stopped_with_a_clear_line(
+    tmp_path: Path, db_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tests.test_sandbox import HEAVY_TEMPLATE
+
+    config = _config_file(tmp_path, db_url, token=TEST_TOKEN)
+    text = config.read_text(encoding="utf-8")
+    text = text.replace('annual_template = ""', f'annual_template = "{HEAVY_TEMPLATE}"')
+    config.write_text(text.replace("annual_template_seconds = 10", "annual_template_seconds = 1"))
+    started = time.monotonic()
+    assert main(["--config", str(config), "report", "--year", "2026"]) == 2
+    assert time.monotonic() - started < 5
+    last = capsys.readouterr().err.splitlines()[-1]
+    assert last == (
+        "figbot: report template: stopped after 1 s; simplify it (fewer or smaller loops)"
+    )
 
 
 def test_the_config_may_be_given_before_or_after_the_command() -> None:
