@@ -43,7 +43,7 @@ from handlers import (
     status,
     summaries,
 )
-from handlers.common import RAW_SEND_WARNING, Context, send
+from handlers.common import RAW_SEND_WARNING, Context, answer_query, send
 from models.types import utcnow
 from scheduler.runner import SchedulerRunner
 from services.catalog import prepare_database
@@ -136,7 +136,7 @@ def build_application(
                 *corrections.HANDLERS,  # /correct <unit> <item> <number> <reason>, coordinators
                 *summaries.HANDLERS,  # /summary, /missing, /chart for coordinators
                 *settings.HANDLERS,  # /help, /lang
-                *settings.FALLBACK,  # any other /command
+                *settings.FALLBACK,  # any other /command or button
             ],
         ),
     ]
@@ -159,6 +159,7 @@ async def _on_error(update: object, context: Context) -> None:  # type: ignore[o
         assert isinstance(context, Context)
         _ = translator(context.language)
         try:
+            await answer_query(update)  # a press that failed is still answered
             await send(
                 update,
                 context,

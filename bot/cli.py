@@ -260,7 +260,9 @@ def cmd_report(config: FigbotConfig, args: argparse.Namespace) -> int:
         engine.dispose()
     try:
         text = draft_report(
-            compile_summary(data), config.reports.annual_template or DEFAULT_TEMPLATE
+            compile_summary(data),
+            config.reports.annual_template or DEFAULT_TEMPLATE,
+            seconds=config.reports.annual_template_seconds,
         )
     except ReportTemplateError as exc:
         raise AdminError(str(exc)) from None

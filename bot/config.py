@@ -254,6 +254,8 @@ class ReportsConfig(_Section):
     """The annual report draft: a Jinja2 template the office may rewrite (empty: the default)."""
 
     annual_template: str = ""
+    # The longest the template may run; past it the template is stopped and the report refused.
+    annual_template_seconds: float = Field(default=10.0, gt=0, le=600)
     push_summary_at_deadline: bool = True
 
 

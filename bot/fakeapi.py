@@ -77,6 +77,9 @@ FaultHook = Callable[[str, Params], "Awaitable[web.Response | None] | web.Respon
 # A fault hook may return this to drop the connection without an answer (a reset).
 CONNECTION_RESET: Any = web.Response(status=599, text="connection reset")
 
+# Limits on what a message shows, after its entities are parsed, counted as the Bot API server
+# counts them: in characters (code points: tdlib's utf8_length of the parsed text), so an emoji
+# counts one although it is two UTF-16 units in entity offsets.
 MAX_TEXT_LENGTH = 4096
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 WEBHOOK_TIMEOUT = 60.0  # seconds a webhook request may take before it counts as failed
@@ -747,8 +750,11 @@ class LocalBotApiServer:
         username: str = "figbot_local_bot",
         first_name: str = "figbot",
         clock: Callable[[], float] | None = None,
+        dates: Callable[[], float] | None = None,
     ) -> None:
-        """``clock`` (default :func:`time.monotonic`) is used only by the rate limiter."""
+        """``clock`` (default :func:`time.monotonic`) is used only by the rate limiter;
+        ``dates`` (default :func:`time.time`) dates messages, in seconds since the epoch, as
+        Telegram does: tests give the bot's fake clock, so both tell the same time."""
         self.host = host
         self.port = port
         self.token = token
@@ -775,6 +781,7 @@ class LocalBotApiServer:
         self.stats = ServerStats()
 
         self._clock: Callable[[], float] = clock or time.monotonic
+        self._dates: Callable[[], float] = dates or time.time
         self._rate_limiter: _RateLimiter | None = None
         self._users: dict[int, _UserState] = {}
         self._chats: dict[int, _ChatState] = {}
@@ -1061,6 +1068,10 @@ class LocalBotApiServer:
 
     # ------------------------------------------------------------------ helpers (server side)
 
+    def _date(self) -> int:
+        """Now, as Telegram dates a message: whole seconds since the epoch."""
+        return int(self._dates())
+
     def _bot_user(self) -> dict[str, Any]:
         return {
             "id": self.bot_id,
@@ -1182,7 +1193,7 @@ class LocalBotApiServer:
         photo: bytes | None = None,
     ) -> SentMessage:
         message_id = chat.new_message_id()
-        now = int(time.time())
+        now = self._date()
         message: dict[str, Any] = {
             "message_id": message_id,
             "from": self._bot_user(),
@@ -1267,7 +1278,7 @@ class LocalBotApiServer:
             message.pop("reply_markup", None)
         else:
             message["reply_markup"] = markup
-        message["edit_date"] = int(time.time())
+        message["edit_date"] = self._date()
         sent.edit_seq = self._messages_changed()
         return copy.deepcopy(message)
 
@@ -1316,7 +1327,7 @@ class LocalBotApiServer:
         raw = _opt_str(params, "caption") or ""
         parse_mode = self._parse_mode(params)
         visible, entities = self._format(raw, parse_mode, params, "caption_entities")
-        if utf16_len(visible) > MAX_CAPTION_LENGTH:
+        if len(visible) > MAX_CAPTION_LENGTH:
             raise ApiError(400, ERR_CAPTION_TOO_LONG)
         return visible, raw, parse_mode, entities
 
@@ -1402,7 +1413,7 @@ class LocalBotApiServer:
         visible, entities = self._format(raw, parse_mode, params, "entities")
         if not visible.strip():
             raise ApiError(400, ERR_TEXT_EMPTY)
-        if utf16_len(visible) > MAX_TEXT_LENGTH:
+        if len(visible) > MAX_TEXT_LENGTH:
             raise ApiError(400, ERR_TEXT_TOO_LONG)
         markup = self._parse_markup(params)
         reply_to = self._reply_to(chat, params)
@@ -1430,7 +1441,7 @@ class LocalBotApiServer:
         visible, entities = self._format(raw, parse_mode, params, "entities")
         if not visible.strip():
             raise ApiError(400, ERR_TEXT_EMPTY)
-        if utf16_len(visible) > MAX_TEXT_LENGTH:
+        if len(visible) > MAX_TEXT_LENGTH:
             raise ApiError(400, ERR_TEXT_TOO_LONG)
         markup = self._parse_markup(params, inline_only=True)
         return self._apply_edit(
@@ -1746,7 +1757,7 @@ class LocalBotApiServer:
             "message_id": chat.new_message_id(),
             "from": copy.deepcopy(state.user),
             "chat": copy.deepcopy(state.chat),
-            "date": int(time.time()),
+            "date": self._date(),
             **fields,
         }
         chat.user_messages[message["message_id"]] = copy.deepcopy(message)
@@ -1773,7 +1784,7 @@ class LocalBotApiServer:
             "message_id": group.new_message_id(),
             "from": copy.deepcopy(state.user),
             "chat": copy.deepcopy(self._groups[group_id]),
-            "date": int(time.time()),
+            "date": self._date(),
             **fields,
         }
         group.user_messages[message["message_id"]] = copy.deepcopy(message)
@@ -1921,6 +1932,16 @@ class LocalBotApiServer:
     def issued_update(self, update_id: int) -> dict[str, Any]:
         """A copy of an update issued earlier."""
         return copy.deepcopy(self._issued[update_id])
+
+    def callback_answer(self, update_id: int) -> dict[str, Any] | None:
+        """How the bot answered the button press of update ``update_id`` (the query id, the
+        text shown and whether as an alert), or None while it has not: the user's spinner
+        still turns."""
+        query_id = self._issued[update_id]["callback_query"]["id"]
+        for answer in self.answered_callbacks:
+            if answer["callback_query_id"] == query_id:
+                return dict(answer)
+        return None
 
     def block_bot(self, user_id: int) -> None:
         """The user blocks the bot: sending to them now fails with 403."""

@@ -18,7 +18,7 @@ from telegram import Update
 
 from bot.config import FigbotConfig
 from bot.ordering import lane_of
-from domain.flood import FloodGuard
+from domain.flood import FloodLimit
 from models.crud import (
     KEPT_REPLIES,
     mark_replies_sent,
@@ -47,13 +47,14 @@ class Runtime:
     config: FigbotConfig
     engine: Engine
     clock: Callable[[], datetime] = field(default=utcnow)
-    flood: FloodGuard = field(init=False)
+    flood: FloodLimit = field(init=False)
     _committed_replies: dict[int, list[dict[str, Any]]] = field(init=False, default_factory=dict)
 
     def __post_init__(self) -> None:
-        self.flood = FloodGuard(
+        self.flood = FloodLimit(
             limit=self.config.bot.flood_messages,
             window=timedelta(seconds=self.config.bot.flood_seconds),
+            started=self.now(),  # built just before the first update is taken
         )
 
     def now(self) -> datetime:

@@ -293,6 +293,12 @@ def unknown_command(language: str) -> Outgoing:
     return Outgoing(_("Unknown command. Send /help for help."))
 
 
+def button_not_recognised(language: str) -> str:
+    """Shown on the pressed button itself (the answer to the press): plain text, not HTML."""
+    _ = translator(language)
+    return str(_("This button was not recognised; nothing was changed."))
+
+
 def bot_commands(language: str) -> list[tuple[str, str]]:
     _ = translator(language)
     return [
@@ -1261,6 +1267,19 @@ def report_template_broken(problem: str, language: str) -> Outgoing:
     _ = translator(language)
     return Outgoing(
         fmt(_("The report template in the config has a mistake: {problem}"), problem=problem)
+    )
+
+
+def report_template_too_slow(seconds: float, language: str) -> Outgoing:
+    _ = translator(language)
+    return Outgoing(
+        fmt(
+            _(
+                "The report template in the config ran longer than {seconds} s and was stopped. "
+                "Please simplify it (for example, fewer loops) and try again."
+            ),
+            seconds=f"{seconds:g}",
+        )
     )
 
 

@@ -3,8 +3,16 @@
 A user pasting hundreds of messages would take database time and a handling slot from everyone
 else. Past ``limit`` updates within ``window`` a user's further updates are dropped until the
 window has room again; the first dropped update is answered once ("too fast"), the rest
-silently. Times are when the user sent each message, so a backlog queued while figbot was down
-is not mistaken for a burst.
+silently.
+
+Every update a running bot takes is counted when it is handled: button presses carry no time
+of their own, and messages carry Telegram's date in whole seconds, so counting a message at its
+date and a press at its handling time put the two on different clocks — a message dated the
+whole second before looked like a clock set back and wiped the presses of that second, and a
+mix of both was never cut. The one exception is the backlog: messages Telegram queued while
+figbot was not running (dated before it started) all arrive at once but were not sent at once.
+They are counted by their dates, on a limit of their own, so a backlog sent slowly is served
+and a burst sent while figbot was down is still cut.
 """
 
 from __future__ import annotations
@@ -21,6 +29,8 @@ class FloodVerdict(StrEnum):
 
 
 class FloodGuard:
+    """The limit on one clock: every ``check`` of a guard must be given times of one source."""
+
     def __init__(self, *, limit: int, window: timedelta) -> None:
         self.limit = limit
         self.window = window
@@ -55,3 +65,21 @@ class FloodGuard:
         for user_id in idle:
             del self._seen[user_id]
             self._warned.discard(user_id)
+
+
+class FloodLimit:
+    """The limit a running bot applies: updates on the handling clock, the backlog found at
+    start-up on Telegram's dates (see the module docstring)."""
+
+    def __init__(self, *, limit: int, window: timedelta, started: datetime) -> None:
+        self.live = FloodGuard(limit=limit, window=window)
+        self.backlog = FloodGuard(limit=limit, window=window)
+        # Telegram's dates are whole seconds: a message of the second the bot started in may
+        # have been sent after it, and is not taken for the backlog.
+        self.started = started.replace(microsecond=0)
+
+    def check(self, user_id: int, *, now: datetime, sent: datetime | None) -> FloodVerdict:
+        """``now``: when the update is handled; ``sent``: a message's date (None for a press)."""
+        if sent is not None and sent < self.started:
+            return self.backlog.check(user_id, sent)
+        return self.live.check(user_id, now)

@@ -8,7 +8,6 @@ message and no data. The contact found here is kept on the context for the featu
 from __future__ import annotations
 
 import logging
-from datetime import datetime
 from typing import NoReturn
 
 from telegram import Update
@@ -55,7 +54,8 @@ async def gate(update: Update, context: Context) -> None:
             await _refuse(update, context, views.group_refused(context.language))
         await _refuse(update, context, None)
     rt = context.runtime
-    verdict = rt.flood.check(user.id, _sent_at(update, rt.now()))
+    message = update.message
+    verdict = rt.flood.check(user.id, now=rt.now(), sent=message.date if message else None)
     if verdict is not FloodVerdict.ALLOW:
         logger.warning("flood limit: dropping an update of user %s", user.id)
         warning = views.too_fast(context.language) if verdict is FloodVerdict.WARN else None
@@ -71,16 +71,6 @@ async def gate(update: Update, context: Context) -> None:
     context.contact = contact if contact is None or contact.active else None
     if context.contact is None and not _is_start_command(update):
         await _refuse(update, context, views.not_bound(context.language))
-
-
-def _sent_at(update: Update, now: datetime) -> datetime:
-    """When the user sent it (Telegram's timestamp), for the flood limit: messages queued while
-    figbot was down arrive together but were not sent together. Button presses carry no time
-    of their own; they count when handled."""
-    message = update.message
-    if message is None or message.date is None:
-        return now
-    return min(message.date, now)
 
 
 HANDLERS = [TypeHandler(Update, gate)]

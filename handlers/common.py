@@ -15,7 +15,7 @@ from telegram.error import BadRequest, NetworkError, TimedOut
 from telegram.ext import Application, CallbackContext, ExtBot
 
 from bot.runtime import RUNTIME_KEY, SCHEDULER_KEY, Runtime
-from bot.views import Outgoing, not_a_coordinator, split_long
+from bot.views import Outgoing, button_not_recognised, not_a_coordinator, split_long
 from models.crud import keep_update_replies
 from models.tables import Contact, ProcessedUpdate, Role
 from scheduler.runner import SchedulerRunner
@@ -179,6 +179,20 @@ async def answer_query(update: Update) -> None:
         return
     try:
         await query.answer()
+    except BadRequest as exc:
+        logger.debug("could not answer the callback query: %s", exc)
+
+
+async def unknown_button(update: Update, context: Context) -> None:
+    """A press whose data figbot did not build (a modified client, or a button of another
+    bot's era): answered with a short refusal, so the spinner stops, and nothing else."""
+    query = update.callback_query
+    if query is None:
+        return
+    user = update.effective_user
+    logger.warning("unknown callback data from user %s", user.id if user else "?")
+    try:
+        await query.answer(button_not_recognised(context.language))
     except BadRequest as exc:
         logger.debug("could not answer the callback query: %s", exc)
 

@@ -20,6 +20,7 @@ from handlers.common import (
     retire_buttons,
     send,
     send_kept,
+    unknown_button,
 )
 from handlers.summaries import annual_report
 from models.tables import Role
@@ -48,11 +49,8 @@ async def button(update: Update, context: Context) -> None:
     try:
         callback = ReportCallback.decode(query.data)
         action = reporting.Action(callback.action)
-    except ValueError:
-        logger.warning("unknown callback data from user %s", contact.telegram_user_id)
-        await answer_query(update)
-        stale = reporting.Notice(reporting.NoticeKind.STALE_BUTTON)
-        await send(update, context, views.render_screen(stale, contact.language))
+    except ValueError:  # no button figbot made: an unknown verb, or data the pattern let by
+        await unknown_button(update, context)
         return
     rt = context.runtime
     with rt.update_transaction(update) as session:

@@ -1,12 +1,12 @@
-"""``/help``, ``/lang`` and the answer to unknown commands."""
+"""``/help``, ``/lang`` and the answer to unknown commands and buttons."""
 
 from __future__ import annotations
 
 from telegram import Update
-from telegram.ext import CommandHandler, MessageHandler, filters
+from telegram.ext import CallbackQueryHandler, CommandHandler, MessageHandler, filters
 
 from bot import views
-from handlers.common import Context, keep_replies, send, send_kept
+from handlers.common import Context, keep_replies, send, send_kept, unknown_button
 from models.tables import Contact, Role
 
 _LANGUAGE_CHOICES = {
@@ -44,4 +44,6 @@ async def unknown_command(update: Update, context: Context) -> None:
 
 
 HANDLERS = [CommandHandler("help", help_command), CommandHandler("lang", lang)]
-FALLBACK = [MessageHandler(filters.COMMAND, unknown_command)]
+# Last of all: any other /command, and any button press no feature recognised (every press
+# is answered, or the user's spinner turns on).
+FALLBACK = [MessageHandler(filters.COMMAND, unknown_command), CallbackQueryHandler(unknown_button)]

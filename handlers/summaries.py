@@ -16,7 +16,12 @@ from telegram.ext import CommandHandler
 from bot import views
 from domain.periods import PeriodError
 from handlers.common import Context, coordinators_only, send
-from reports.annual import DEFAULT_TEMPLATE, ReportTemplateError, draft_report
+from reports.annual import (
+    DEFAULT_TEMPLATE,
+    ReportTemplateError,
+    ReportTemplateTooSlow,
+    draft_report,
+)
 from reports.charts import CJKFontMissing, bar_chart_png, trend_chart_png
 from reports.compile import IndicatorSpec, SummaryInput, compile_summary
 from reports.text import file_name, period_zh
@@ -88,8 +93,18 @@ async def annual_report(update: Update, context: Context) -> None:
         await send(update, context, views.summary_refused(year_text, contact.language))
         return
     compiled = await asyncio.to_thread(compile_summary, data)
+    reports = rt.config.reports
     try:
-        text = draft_report(compiled, rt.config.reports.annual_template or DEFAULT_TEMPLATE)
+        text = await asyncio.to_thread(
+            draft_report,
+            compiled,
+            reports.annual_template or DEFAULT_TEMPLATE,
+            seconds=reports.annual_template_seconds,
+        )
+    except ReportTemplateTooSlow as exc:
+        logger.error("%s", exc)
+        await send(update, context, views.report_template_too_slow(exc.seconds, contact.language))
+        return
     except ReportTemplateError as exc:
         logger.error("%s", exc)
         await send(update, context, views.report_template_broken(str(exc), contact.language))

@@ -13,6 +13,7 @@ embedded SQLite to PostgreSQL when an office outgrows it.
 from __future__ import annotations
 
 import logging
+import os
 import shutil
 import sqlite3
 import tempfile
@@ -80,6 +81,7 @@ def backup_sqlite(url: str, out: Path) -> TableCounts:
         raise BackupError(f"{out} exists; choose a new file name")
     out.parent.mkdir(parents=True, exist_ok=True)
     partial = out.with_name(out.name + ".partial")
+    _create_private(partial)
     source = sqlite3.connect(source_path, timeout=30)
     target = sqlite3.connect(partial)
     try:
@@ -96,6 +98,18 @@ def backup_sqlite(url: str, out: Path) -> TableCounts:
         return table_counts(engine)
     finally:
         engine.dispose()
+
+
+def _create_private(path: Path) -> None:
+    """An empty file only its owner may read, for SQLite to write the copy into: the backup
+    holds every figure and contact, and is private from its first byte whatever the umask
+    (SQLite gives its journal the database file's mode too). A partial file left by a backup
+    that was cut short is replaced."""
+    path.unlink(missing_ok=True)
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except FileExistsError:
+        raise BackupError(f"another backup is writing {path}") from None
 
 
 def restore(backup: Path, url: str) -> TableCounts:

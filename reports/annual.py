@@ -2,17 +2,16 @@
 
 The office edits the wording (a Jinja2 template in the config); every number, measure word and
 percentage is computed from the compiled year, never typed into the template. The template runs
-in Jinja2's sandbox, so an edited config cannot reach into figbot.
+in Jinja2's sandbox, so an edited config cannot reach into figbot, and in a process of its own
+that is stopped after ``seconds``, so a heavy template cannot freeze the bot (``reports.sandbox``).
 """
 
 from __future__ import annotations
 
 import math
 
-from jinja2 import StrictUndefined
-from jinja2.sandbox import SandboxedEnvironment
-
 from reports.compile import Summary
+from reports.sandbox import Lookup, TemplateError, TemplateTooSlow, render
 from reports.text import number_text
 
 DEFAULT_TEMPLATE = (
@@ -28,8 +27,19 @@ DEFAULT_TEMPLATE = (
 )
 
 
+TEMPLATE_SECONDS = 10.0  # the longest the template may run (the config's default)
+
+
 class ReportTemplateError(ValueError):
     """The office's template cannot be rendered; the message says where."""
+
+
+class ReportTemplateTooSlow(ReportTemplateError):
+    """The template ran past its time and was stopped."""
+
+    def __init__(self, message: str, seconds: float) -> None:
+        super().__init__(message)
+        self.seconds = seconds
 
 
 def _percent(value: float) -> str:
@@ -37,8 +47,12 @@ def _percent(value: float) -> str:
     return f"{text}%"
 
 
-def draft_report(summary: Summary, template: str = DEFAULT_TEMPLATE) -> str:
+def draft_report(
+    summary: Summary, template: str = DEFAULT_TEMPLATE, *, seconds: float = TEMPLATE_SECONDS
+) -> str:
+    """The paragraphs; blocks the calling thread while the template runs (up to ``seconds``)."""
     rows = summary.comparison.set_index("key")
+    keys = [str(key) for key in rows.index]
 
     def figure(key: str) -> str:
         value = rows.at[key, "current"]
@@ -60,20 +74,21 @@ def draft_report(summary: Summary, template: str = DEFAULT_TEMPLATE) -> str:
             return "—"
         return _percent(a / b)
 
-    environment = SandboxedEnvironment(undefined=StrictUndefined, autoescape=False)
-    context = {
-        "year": summary.period.year,
+    context = {  # plain data: it is sent to the process that renders the template
+        "year": int(summary.period.year),
         "office": summary.office_name,
         "form": summary.form_name,
-        "units_total": summary.unit_count,
-        "units_reported": summary.reported,
-        "n": {key: figure(key) for key in rows.index},
-        "value": {key: rows.at[key, "current"] for key in rows.index},
-        "yoy": lambda key: change(key, "yoy", "同比"),
-        "mom": lambda key: change(key, "mom", "环比"),
-        "rate": rate,
+        "units_total": int(summary.unit_count),
+        "units_reported": int(summary.reported),
+        "n": {key: figure(key) for key in keys},
+        "value": {key: float(rows.at[key, "current"]) for key in keys},
+        "yoy": Lookup({(key,): change(key, "yoy", "同比") for key in keys}),
+        "mom": Lookup({(key,): change(key, "mom", "环比") for key in keys}),
+        "rate": Lookup({(a, b): rate(a, b) for a in keys for b in keys}),
     }
     try:
-        return environment.from_string(template).render(context).strip()
-    except Exception as exc:
+        return render(template, context, seconds=seconds)
+    except TemplateTooSlow as exc:
+        raise ReportTemplateTooSlow(f"report template: {exc}", exc.seconds) from None
+    except TemplateError as exc:
         raise ReportTemplateError(f"report template: {exc}") from None

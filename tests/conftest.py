@@ -196,8 +196,8 @@ def session(engine: Engine) -> Iterator[Session]:
 
 
 @pytest.fixture
-async def server() -> AsyncIterator[LocalBotApiServer]:
-    async with LocalBotApiServer(token=TEST_TOKEN) as server:
+async def server(clock: Clock) -> AsyncIterator[LocalBotApiServer]:
+    async with LocalBotApiServer(token=TEST_TOKEN, dates=lambda: clock().timestamp()) as server:
         yield server
 
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
+import stat
 from pathlib import Path
 from typing import Any
 
@@ -120,6 +122,29 @@ def test_restoring_into_a_database_with_data_is_refused(
     (tmp_path / "junk.db").write_bytes(b"not a database at all")
     with pytest.raises(BackupError, match="not a SQLite database|not a figbot database"):
         restore(tmp_path / "junk.db", f"sqlite:///{tmp_path / 'other.db'}")
+
+
+def test_a_backup_is_readable_by_its_owner_only_from_its_first_byte(
+    tmp_path: Path, config: FigbotConfig, clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _live_office(tmp_path / "live.db", config, clock).dispose()
+    modes_when_opened: list[int | None] = []  # the copy's mode when SQLite opens it to write
+    real_connect = sqlite3.connect
+
+    def connect(database: Any, *args: Any, **kwargs: Any) -> sqlite3.Connection:
+        path = Path(database)
+        if path.name.endswith(".partial"):
+            modes_when_opened.append(stat.S_IMODE(path.stat().st_mode) if path.exists() else None)
+        return real_connect(database, *args, **kwargs)
+
+    monkeypatch.setattr(sqlite3, "connect", connect)
+    previous = os.umask(0o022)  # what most systems have: files readable by everyone
+    try:
+        backup_sqlite(f"sqlite:///{tmp_path / 'live.db'}", tmp_path / "backups" / "b.db")
+    finally:
+        os.umask(previous)
+    assert modes_when_opened == [0o600]
+    assert stat.S_IMODE((tmp_path / "backups" / "b.db").stat().st_mode) == 0o600
 
 
 def test_a_backup_of_the_previous_release_restores_and_upgrades(

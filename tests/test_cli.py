@@ -231,6 +231,23 @@ def test_summary_from_the_command_line(
     assert "no form can be summarised per week" in capsys.readouterr().err
 
 
+def test_a_heavy_report_template_is_stopped_with_a_clear_line(
+    tmp_path: Path, db_url: str, capsys: pytest.CaptureFixture[str], figbot: Main
+) -> None:
+    from tests.test_sandbox import HEAVY_TEMPLATE
+
+    config = config_file(tmp_path, db_url, token=TEST_TOKEN)
+    text = config.read_text(encoding="utf-8")
+    text = text.replace('annual_template = ""', f'annual_template = "{HEAVY_TEMPLATE}"')
+    config.write_text(text.replace("annual_template_seconds = 10", "annual_template_seconds = 1"))
+    # Left running, the template would take far longer than the test's time limit.
+    assert figbot(["--config", str(config), "report", "--year", "2026"]) == 2
+    last = capsys.readouterr().err.splitlines()[-1]
+    assert last == (
+        "figbot: report template: stopped after 1 s; simplify it (fewer or smaller loops)"
+    )
+
+
 def test_the_config_may_be_given_before_or_after_the_command() -> None:
     from bot.cli import _parser
 

@@ -12,7 +12,7 @@ from bot.views import correction_refused
 from domain.numbers import RefusalReason
 from models.crud import submission_values
 from models.db import read_session
-from models.tables import OutboxMessage, Role, Submission, ValueRevision
+from models.tables import OutboxMessage, OutboxStatus, Role, Submission, ValueRevision
 from services.corrections import CorrectionRefusal, CorrectionRefused, correct_value
 from tests.conftest import Clock
 from tests.flow import Harness
@@ -208,3 +208,28 @@ async def test_a_coordinator_corrects_in_chat_and_the_reporter_is_told(harness: 
     assert "只有协调员" in denied.text
     with read_session(harness.engine) as session:
         assert _values(session, 1)["disputes_mediated"] == 6
+
+
+async def test_a_long_reason_full_of_ampersands_and_emoji_arrives_whole(harness: Harness) -> None:
+    wang = await harness.join(1001, "王芳", unit="jinhai")
+    zhao = await harness.join(2001, "赵主任", role=Role.COORDINATOR, office="jinhu")
+    await harness.open_round("2026-11")
+    await wang.press("开始填报")
+    for answer in ANSWERS:
+        await wang.send(str(answer))
+    await wang.press("提交")
+    harness.clock.advance(minutes=30)
+    command = "/correct 金海社区 调解纠纷 6 "
+    reason = ("核实&&&😀" * 1000)[: 4096 - len(command)]  # as long as Telegram lets a user write
+    since = harness.server.message_count(1001)
+    replies = await zhao.send(command + reason)
+    shown = "".join(reply.text for reply in replies)
+    assert "已更正 金海社区·2026年11月·调解纠纷：5宗 → 6宗" in shown
+    assert f"原因：{reason}。" in shown and "出了点问题" not in shown
+    harness.clock.advance(seconds=1)  # one message a second to a chat: the notice's second part
+    await harness.scheduler.flush(harness.app.bot)  # type: ignore[union-attr]
+    notice = "".join(message.text for message in harness.server.messages(1001, since=since))
+    assert "调解纠纷由5宗改为6宗" in notice and f"原因：{reason}。" in notice
+    with read_session(harness.engine) as session:
+        notices = session.exec(select(OutboxMessage).where(OutboxMessage.kind == "notice")).all()
+    assert len(notices) == 2 and all(n.status == OutboxStatus.SENT for n in notices)

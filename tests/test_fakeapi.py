@@ -148,11 +148,16 @@ async def test_text_limits(server: LocalBotApiServer, bot: Bot) -> None:
     with pytest.raises(BadRequest, match="too long"):
         await bot.send_message(USER, "字" * 4097)
     await bot.send_message(USER, "字" * 4096)
+    # Counted after entity parsing, in characters as Telegram counts them (an emoji is one).
+    await bot.send_message(USER, "<b>&amp;</b>" * 4096, parse_mode=ParseMode.HTML)
+    await bot.send_message(USER, "😀" * 4096)
+    with pytest.raises(BadRequest, match="too long"):
+        await bot.send_message(USER, "😀" * 4097)
     with pytest.raises(BadRequest, match="(?i)chat not found"):
         await bot.send_message(424242, "hello")
     with pytest.raises(BadRequest, match="(?i)button_data_invalid"):
         await bot.send_message(USER, "x", reply_markup=_keyboard(("long", "x" * 65)))
-    assert server.message_count(USER) == 1
+    assert server.message_count(USER) == 3
 
 
 async def test_answer_unknown_callback_query(bot: Bot) -> None:

@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
+import time
 
 from openpyxl import load_workbook
 
+from bot.config import FigbotConfig
+from bot.fakeapi import LocalBotApiServer
 from bot.simulation import SimulatedUser
+from models.db import write_session
 from models.tables import Role
-from tests.flow import Harness
+from tests.conftest import Clock
+from tests.flow import Harness, running_harness
+from tests.store_helpers import bind
+from tests.test_sandbox import HEAVY_TEMPLATE
 
 ANSWERS = ["12", "5", "4", "2", "40", "3", "7", "300"]
 
@@ -71,6 +79,19 @@ async def test_missing_lists_pending_units_with_contacts_and_last_reminder(
     assert not any("金海社区" in line for line in lines)
 
 
+async def test_missing_with_long_emoji_names_arrives_whole(harness: Harness) -> None:
+    zhao = await harness.join(2001, "赵主任", role=Role.COORDINATOR, office="jinhu")
+    names = [("🌸王&李" * 16)[:62] + f"{i:02d}" for i in range(60)]  # Telegram allows 64
+    with write_session(harness.engine) as session:
+        for number, name in enumerate(names):
+            bind(session, user_id=5000 + number, name=name, unit="jinhai", now=harness.clock())
+    await harness.open_round("2026-11")
+    replies = await zhao.send("/missing")
+    shown = "".join(reply.text for reply in replies)
+    assert len(replies) == 2 and shown.startswith("2026年11月法治工作月报：6个单位未提交")
+    assert all(name in shown for name in names) and "• 东岭村 — 无联系人" in shown
+
+
 async def test_chart_by_unit_and_trend(harness: Harness) -> None:
     _, zhao = await one_unit_submitted(harness)
     (photo,) = await zhao.send("/chart 调解纠纷")
@@ -92,6 +113,45 @@ async def test_a_coordinators_report_contains_the_computed_figures(harness: Harn
     assert "调解成功率80%" in document.document["bytes"].decode("utf-8")
     (usage,) = await zhao.send("/report twenty")
     assert usage.text.startswith("用法：/report 2026")
+
+
+def _with_template(config: FigbotConfig, template: str, seconds: float = 10.0) -> FigbotConfig:
+    reports = config.reports.model_copy(
+        update={"annual_template": template, "annual_template_seconds": seconds}
+    )
+    return config.model_copy(update={"reports": reports})
+
+
+async def test_a_heavy_report_template_is_stopped_and_others_are_served_meanwhile(
+    server: LocalBotApiServer, config: FigbotConfig, clock: Clock
+) -> None:
+    limit = 2.0
+    async with running_harness(server, _with_template(config, HEAVY_TEMPLATE, limit), clock) as h:
+        wang, zhao = await one_unit_submitted(h)
+        asked = time.monotonic()
+        report = await server.send_text(2001, "/report 2026")
+        assert h.app is not None
+        while not h.app.handled.get(report):  # the bot keeps answering meanwhile
+            turn = time.monotonic()
+            (reply,) = await wang.send("/help")
+            assert "我负责为街道收集" in reply.text
+            await asyncio.sleep(0.5)  # (this test runs on the bot's event loop too)
+            assert time.monotonic() - turn < limit
+        assert time.monotonic() - asked < limit + 3
+    assert zhao.last.text == (
+        "配置中的报告模板运行超过2秒，已被停止。请简化模板（例如减少循环）后再试。"
+    )
+
+
+async def test_a_report_template_cannot_reach_out_of_the_sandbox(
+    server: LocalBotApiServer, config: FigbotConfig, clock: Clock
+) -> None:
+    prying = "{{ n.__class__.__mro__[1].__subclasses__() }}"
+    async with running_harness(server, _with_template(config, prying), clock) as harness:
+        _, zhao = await one_unit_submitted(harness)
+        (refusal,) = await zhao.send("/report 2026")
+    assert refusal.text.startswith("配置中的报告模板有误：")
+    assert "__class__" in refusal.text and "subclasses" not in refusal.text.split("：", 1)[0]
 
 
 async def test_the_summary_is_pushed_to_coordinators_after_the_deadline(harness: Harness) -> None:

@@ -13,6 +13,7 @@ from bot.fakeapi import LocalBotApiServer
 from bot.simulation import SimulatedUser
 from models.db import read_session
 from models.tables import ConversationState, Role, Round, Value
+from services import reporting
 from tests.conftest import Clock
 from tests.flow import Harness, running_harness
 
@@ -48,6 +49,26 @@ async def test_one_user_flooding_is_slowed_down_and_others_are_served(harness: H
     harness.clock.advance(seconds=harness.config.bot.flood_seconds)
     (reply,) = await wang.send("/help")
     assert "我负责为街道收集" in reply.text
+
+
+async def test_messages_and_presses_mixed_are_cut_at_the_limit(harness: Harness) -> None:
+    """Telegram dates a message in whole seconds; a press carries no date. Counted on one
+    clock, a message cannot hide the presses handled in its second."""
+    wang = await harness.join(1001, "王芳", unit="jinhai")
+    await harness.open_round("2026-11")
+    prompt = wang.last
+    limit = harness.config.bot.flood_messages
+    harness.clock.advance(seconds=0.5)  # messages are dated half a second before now
+    served, warnings = 0, 0
+    for i in range(2 * limit):
+        if i % 2:
+            replies = await wang.send("/help")
+        else:
+            replies = await wang.press("开始填报", message=prompt)
+        warnings += sum("发送太快" in r.text for r in replies)
+        served += sum("发送太快" not in r.text for r in replies)
+        harness.clock.advance(seconds=0.1)
+    assert (served, warnings) == (limit - 1, 1)  # joining took one update
 
 
 HELP = {"text": "/help", "entities": [{"type": "bot_command", "offset": 0, "length": 5}]}
@@ -233,6 +254,59 @@ async def test_forged_callback_data_is_refused(
     (refusal,) = await stranger.press_forged(f"REPORT:start:{jinhu_round}", message=refusal)
     assert NOT_BOUND in refusal.text
     assert _submitted(harness) == before
+
+
+GARBAGE_BUTTONS = [
+    "REPORT:start:²",  # a digit to str.isdigit, not to int()
+    "REPORT:start:" + "9" * 51,  # no round has such an id (nor could a database column hold it)
+    "REPORT:start:١",  # an Arabic-Indic one: int() reads it as round 1, 金湖's round
+    "REPORT:start:1 ",
+    "REPORT:start:+1",
+    "REPORT:submit:1:" + "x" * 60,  # longer than the 64 bytes Telegram lets a button carry
+    "REPORT:Start:1",
+    "not even ours",
+    "",
+]
+
+
+async def test_button_data_figbot_does_not_know_is_answered_and_changes_nothing(
+    offices: tuple[Harness, dict[str, SimulatedUser]],
+) -> None:
+    harness, users = offices
+    chen = users["reporter B"]  # of 东岭村, which may fill in 金湖's round 1
+    prompt = chen.last
+    before = _submitted(harness)
+    for data in GARBAGE_BUTTONS:
+        since = harness.server.message_count(1002)
+        update_id = await harness.server.forge_callback(1002, prompt.message_id, data)
+        await harness.wait_handled(update_id)
+        answer = harness.server.callback_answer(update_id)
+        assert answer is not None, f"{data!r} left the spinner turning"
+        assert answer["text"] == "无法识别这个按钮，没有做任何更改。", data
+        assert harness.server.messages(1002, since=since) == [], data
+        harness.clock.advance(seconds=1)
+    with read_session(harness.engine) as session:
+        assert session.exec(select(ConversationState)).all() == []  # nothing was started
+    assert _submitted(harness) == before
+    (screen,) = await chen.press("开始填报", message=prompt)  # the real button still works
+    assert screen.text.startswith("（1/8）矛盾纠纷排查")
+
+
+async def test_a_press_whose_handling_fails_is_still_answered(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    wang = await harness.join(1001, "王芳", unit="jinhai")
+    await harness.open_round("2026-11")
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(reporting, "press", broken)
+    prompt = wang.last
+    update_id = await harness.server.press_button_by_text(1001, prompt.message_id, "开始填报")
+    await harness.wait_handled(update_id)
+    assert harness.server.callback_answer(update_id) is not None  # the spinner stops
+    assert "抱歉，出了点问题" in wang.last.text
 
 
 async def test_the_bot_takes_no_reports_in_group_chats(harness: Harness) -> None:
