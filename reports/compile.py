@@ -132,8 +132,9 @@ class Summary:
 
     @property
     def units_with_figures(self) -> int:
-        """Units that reported at least one figure in the period (a submission may hold none:
-        a coordinator's correction can create one for a single indicator)."""
+        """Units with at least one figure of the form's indicators in the period: what "有数据"
+        and "参与填报" claim. A submission alone does not count (it may hold only figures of
+        indicators the form no longer asks)."""
         keys = [spec.key for spec in self.indicators]
         return int(self.table[keys].notna().any(axis=1).sum())
 

@@ -54,7 +54,7 @@ class GapWords:
 
 
 GAP_ZH = GapWords(
-    period=lambda period: period_zh(period),
+    period=period_zh,
     no_data="{period}无数据",
     narrow="{narrow}仅有{narrow_parts}的数据，{wide}有{wide_parts}的数据",
     parts="{base}有{base_parts}的数据，{current}有{current_parts}的数据",
