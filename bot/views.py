@@ -20,7 +20,7 @@ from domain.numbers import Number, RefusalReason
 from domain.periods import Period, PeriodKind
 from models.tables import Role
 from reports.compile import IndicatorSpec, Summary, UnitStatus
-from reports.text import number_text
+from reports.text import GapWords, gap_text, number_text, withheld
 from services.chasing import (
     ContactLost,
     Digest,
@@ -1156,6 +1156,53 @@ def _percent(change: float) -> str:
     return f"{change:+.1%}"
 
 
+def _gap_words(language: str) -> GapWords:
+    """How a coverage gap is told in ``language`` (see ``reports.text.gap_text``)."""
+    _ = translator(language)
+    return GapWords(
+        period=lambda period: str(period_label(period, language)),
+        no_data=_("no data for {period}"),
+        narrow=_("{narrow} has data for {narrow_parts} only, {wide} for {wide_parts}"),
+        parts=_("{base} has data for {base_parts}, {current} for {current_parts}"),
+        only_in=_("{units} reported only in {period}"),
+        other_months=_("{units} reported for different months in the two periods"),
+        other_quarters=_("{units} reported for different quarters in the two periods"),
+        months=_("months {ranges}"),
+        quarters=_("quarters {ranges}"),
+        span=_("{first}–{last}"),
+        list_separator=_(", "),
+        clause_separator=_("; "),
+        more_units=_("{names} and others ({total} units)"),
+    )
+
+
+def _coverage_notes(summary: Summary, language: str) -> list[str]:
+    """Why a 环比 or 同比 shown as "—" is left out, where the reason is coverage."""
+    _ = translator(language)
+    keys = [spec.key for spec in summary.indicators]
+    lines: list[str] = []
+    comparisons = [
+        ("mom", _("MoM not given: {reason}."), _("MoM not given for {indicators}: {reason}.")),
+        ("yoy", _("YoY not given: {reason}."), _("YoY not given for {indicators}: {reason}.")),
+    ]
+    if summary.period.previous() == summary.period.same_period_last_year():  # a year
+        comparisons = [
+            (
+                "yoy",
+                _("MoM and YoY not given: {reason}."),
+                _("MoM and YoY not given for {indicators}: {reason}."),
+            )
+        ]
+    for column, alone, listed in comparisons:
+        for labels, gap in withheld(summary, column, keys):
+            reason = gap_text(gap, _gap_words(language))
+            if labels:
+                lines.append(fmt(listed, indicators="、".join(labels), reason=reason))
+            else:
+                lines.append(fmt(alone, reason=reason))
+    return lines
+
+
 def summary_message(summary: Summary, language: str) -> Outgoing:
     """Completeness first, then the office totals with 环比/同比: fits a phone screen."""
     _ = translator(language)
@@ -1192,6 +1239,7 @@ def summary_message(summary: Summary, language: str) -> Outgoing:
                 yoy=_percent(row["yoy"]),
             )
         )
+    lines += _coverage_notes(summary, language)
     lines += ["", _("The full table is in the attached file.")]
     return Outgoing("\n".join(lines))
 
@@ -1252,7 +1300,7 @@ def report_message(text: str, summary: Summary, language: str) -> Outgoing:
     head = fmt(
         _("<b>Draft: statistics of the {year} annual report</b> ({done}/{total} units reported)"),
         year=summary.period.year,
-        done=summary.reported,
+        done=summary.units_with_figures,
         total=summary.unit_count,
     )
     return Outgoing(head + "\n\n" + fmt("{text}", text=text))

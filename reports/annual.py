@@ -4,6 +4,11 @@ The office edits the wording (a Jinja2 template in the config); every number, me
 percentage is computed from the compiled year, never typed into the template. The template runs
 in Jinja2's sandbox, so an edited config cannot reach into figbot, and in a process of its own
 that is stopped after ``seconds``, so a heavy template cannot freeze the bot (``reports.sandbox``).
+
+A 同比 (环比) the template asks for is given only when the two years add up the same units'
+figures for the same months (``reports.coverage``); otherwise it is left out of the sentence and
+the draft ends with a note for the writer saying why, e.g.
+"（说明：2025年仅有3月的数据，2026年有1—12月的数据，未计算同比。）".
 """
 
 from __future__ import annotations
@@ -12,10 +17,12 @@ import math
 
 from reports.compile import Summary
 from reports.sandbox import Lookup, TemplateError, TemplateTooSlow, render
-from reports.text import number_text
+from reports.text import gap_text, number_text, withheld
 
 DEFAULT_TEMPLATE = (
-    "{{ year }}年，{{ office }}共{{ units_total }}个社区（村）参与法治工作数据填报。"
+    "{{ year }}年，{{ office }}所辖{{ units_total }}个社区（村）"
+    "{% if units_reported == units_total %}全部{% else %}中有{{ units_reported }}个{% endif %}"
+    "参与法治工作数据填报。"
     "全年共开展矛盾纠纷排查{{ n.dispute_screenings }}{{ yoy('dispute_screenings') }}，"
     "调解矛盾纠纷{{ n.disputes_mediated }}，"
     "调解成功{{ n.mediated_success }}，"
@@ -47,10 +54,28 @@ def _percent(value: float) -> str:
     return f"{text}%"
 
 
+WORDS = {"mom": "环比", "yoy": "同比"}
+
+
+def _notes(summary: Summary, asked: dict[str, list[str]]) -> list[str]:
+    """One note per reason a percentage the template asked for is left out for coverage (a
+    year's 环比 and 同比 share their base, and a note)."""
+    words: dict[tuple[str, ...], list[str]] = {}
+    for column, keys in asked.items():
+        for labels, gap in withheld(summary, column, keys):
+            about = f"{'、'.join(labels)}方面，" if labels else ""
+            words.setdefault((about, gap_text(gap)), []).append(WORDS[column])
+    return [
+        f"（说明：{about}{reason}，未计算{'、'.join(names)}。）"
+        for (about, reason), names in words.items()
+    ]
+
+
 def draft_report(
     summary: Summary, template: str = DEFAULT_TEMPLATE, *, seconds: float = TEMPLATE_SECONDS
 ) -> str:
-    """The paragraphs; blocks the calling thread while the template runs (up to ``seconds``)."""
+    """The template rendered on the year's figures, notes on any 同比/环比 left out following;
+    blocks the calling thread while the template runs (up to ``seconds``)."""
     rows = summary.comparison.set_index("key")
     keys = [str(key) for key in rows.index]
 
@@ -60,13 +85,13 @@ def draft_report(
             return "（暂无数据）"
         return f"{number_text(value)}{rows.at[key, 'measure_word']}"
 
-    def change(key: str, column: str, word: str) -> str:
+    def change(key: str, column: str) -> str:
         value = rows.at[key, column]
         if math.isnan(value):
             return ""
         if value == 0:
-            return f"，与{'上年' if word == '同比' else '上期'}持平"
-        return f"，{word}{'增长' if value > 0 else '下降'}{_percent(abs(value))}"
+            return f"，与{'上年' if column == 'yoy' else '上期'}持平"
+        return f"，{WORDS[column]}{'增长' if value > 0 else '下降'}{_percent(abs(value))}"
 
     def rate(part: str, whole: str) -> str:
         a, b = rows.at[part, "current"], rows.at[whole, "current"]
@@ -79,16 +104,24 @@ def draft_report(
         "office": summary.office_name,
         "form": summary.form_name,
         "units_total": int(summary.unit_count),
-        "units_reported": int(summary.reported),
+        "units_reported": int(summary.units_with_figures),
         "n": {key: figure(key) for key in keys},
         "value": {key: float(rows.at[key, "current"]) for key in keys},
-        "yoy": Lookup({(key,): change(key, "yoy", "同比") for key in keys}),
-        "mom": Lookup({(key,): change(key, "mom", "环比") for key in keys}),
+        "yoy": Lookup({(key,): change(key, "yoy") for key in keys}),
+        "mom": Lookup({(key,): change(key, "mom") for key in keys}),
         "rate": Lookup({(a, b): rate(a, b) for a in keys for b in keys}),
     }
     try:
-        return render(template, context, seconds=seconds)
+        rendered = render(template, context, seconds=seconds)
     except TemplateTooSlow as exc:
         raise ReportTemplateTooSlow(f"report template: {exc}", exc.seconds) from None
     except TemplateError as exc:
         raise ReportTemplateError(f"report template: {exc}") from None
+    # Notes for what the template asked for, not for every figure the year has.
+    asked = {
+        column: [key for key in keys if (key,) in rendered.asked.get(column, set())]
+        for column in ("yoy", "mom")
+    }
+    notes = _notes(summary, asked)
+    text = rendered.text
+    return "\n\n".join([text, "\n".join(notes)]) if notes else text

@@ -2,7 +2,8 @@
 
 No database and no Telegram here: the caller loads plain records (``services.summary``) and
 renders the frames (chat message, .xlsx, charts, report text). Missing is not zero: a unit that
-did not report has NaN in its cells and is counted as missing, never as 0.
+did not report has NaN in its cells and is counted as missing, never as 0. A 环比 or 同比 is
+given only between totals of the same coverage (``reports.coverage``).
 """
 
 from __future__ import annotations
@@ -11,9 +12,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 
+import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
 from domain.periods import Period, PeriodKind
+from reports.coverage import CoverageGap, coverage_cells, coverage_gaps
 
 
 class Aggregation(StrEnum):
@@ -93,6 +97,9 @@ class SummaryInput:
     values: list[ValueRecord] | pd.DataFrame  # a frame with ValueRecord's columns, for speed
     revisions: list[RevisionRecord] = field(default_factory=list)
     timezone: str = "Asia/Shanghai"
+    # Units the office no longer has: not in the table, but their figures count in the bases
+    # they reported in, and a note on coverage names them.
+    former_units: list[UnitSpec] = field(default_factory=list)
 
 
 @dataclass
@@ -103,7 +110,9 @@ class Summary:
     indicators: list[IndicatorSpec]
     table: pd.DataFrame  # one row per unit: unit, kind, status, submitted_at, by, then indicators
     totals: pd.Series  # indicator key -> office total (NaN when nobody reported)
-    comparison: pd.DataFrame  # per indicator: current, previous, mom, last_year, yoy
+    # Per indicator: current, previous, mom, last_year, yoy, and mom_gap / yoy_gap: the
+    # CoverageGap that left the percentage out (NaN), or None.
+    comparison: pd.DataFrame
     details: pd.DataFrame  # one row per stored value of the period
     revisions: pd.DataFrame
     counts: dict[UnitStatus, int]
@@ -120,6 +129,14 @@ class Summary:
     @property
     def unit_count(self) -> int:
         return len(self.table)
+
+    @property
+    def units_with_figures(self) -> int:
+        """Units with at least one figure of the form's indicators in the period: what "有数据"
+        and "参与填报" claim. A submission alone does not count (it may hold only figures of
+        indicators the form no longer asks)."""
+        keys = [spec.key for spec in self.indicators]
+        return int(self.table[keys].notna().any(axis=1).sum())
 
 
 def constituent_periods(period: Period, form_kind: PeriodKind) -> list[str]:
@@ -172,11 +189,49 @@ def _total(frame: pd.DataFrame, spec: IndicatorSpec) -> float:
     return float(column.sum())
 
 
-def _change(current: float, base: float) -> float:
-    """Relative change, NaN where there is no base (absent, or zero)."""
-    if pd.isna(current) or pd.isna(base) or base == 0:
+def _change(current: float, base: float, gap: CoverageGap | None) -> float:
+    """Relative change, NaN where there is no comparable base (absent, zero, or of another
+    coverage)."""
+    if gap is not None or pd.isna(current) or pd.isna(base) or base == 0:
         return float("nan")
     return (current - base) / base
+
+
+def _coverage_gaps(
+    data: SummaryInput,
+    values: dict[Period, pd.DataFrame],
+    listed_units: set[int],
+    names: dict[int, str],
+) -> tuple[dict[str, CoverageGap], dict[str, CoverageGap]]:
+    """The 环比 and 同比 left out for coverage, per indicator. ``values``: the stored values of
+    the period, the previous one and the same one last year. The current total adds up the
+    listed units only (the table's rows), so its coverage does too."""
+    keys = [spec.key for spec in data.indicators]
+
+    def parts(period: Period) -> list[str]:
+        return constituent_periods(period, data.form_period_kind)
+
+    def cells(period: Period) -> npt.NDArray[np.int64]:
+        return coverage_cells(values[period], parts(period), keys)
+
+    listed = values[data.period]["unit_id"].isin(listed_units)
+    current = coverage_cells(values[data.period][listed], parts(data.period), keys)
+    gaps = []
+    for base in (data.period.previous(), data.period.same_period_last_year()):
+        gaps.append(
+            coverage_gaps(
+                current,
+                cells(base),
+                keys=keys,
+                periods=(data.period, base),
+                parts=(
+                    [Period.parse(code) for code in parts(data.period)],
+                    [Period.parse(code) for code in parts(base)],
+                ),
+                units=names,
+            )
+        )
+    return gaps[0], gaps[1]
 
 
 def compile_summary(data: SummaryInput) -> Summary:
@@ -192,9 +247,11 @@ def compile_summary(data: SummaryInput) -> Summary:
         ]
 
     current_periods = constituent_periods(data.period, data.form_period_kind)
-    current = _aggregate(values_of(data.period), data.indicators)
-    previous = _aggregate(values_of(data.period.previous()), data.indicators)
-    last_year = _aggregate(values_of(data.period.same_period_last_year()), data.indicators)
+    bases = (data.period.previous(), data.period.same_period_last_year())
+    values = {period: values_of(period) for period in (data.period, *bases)}
+    current = _aggregate(values[data.period], data.indicators)
+    previous = _aggregate(values[bases[0]], data.indicators)
+    last_year = _aggregate(values[bases[1]], data.indicators)
 
     own_submissions: dict[int, list[SubmissionRecord]] = {}
     for record in data.submissions:
@@ -235,6 +292,8 @@ def compile_summary(data: SummaryInput) -> Summary:
     table = pd.concat([table, figures], axis=1)
 
     totals = pd.Series({spec.key: _total(table, spec) for spec in data.indicators}, dtype="float64")
+    names = {unit.id: unit.name for unit in [*ordered_units, *data.former_units]}
+    mom_gaps, yoy_gaps = _coverage_gaps(data, values, set(table["unit_id"]), names)
     comparison = pd.DataFrame(
         [
             {
@@ -243,17 +302,30 @@ def compile_summary(data: SummaryInput) -> Summary:
                 "measure_word": spec.measure_word,
                 "current": totals[spec.key],
                 "previous": _total(previous, spec),
-                "mom": _change(totals[spec.key], _total(previous, spec)),
+                "mom": _change(totals[spec.key], _total(previous, spec), mom_gaps.get(spec.key)),
                 "last_year": _total(last_year, spec),
-                "yoy": _change(totals[spec.key], _total(last_year, spec)),
+                "yoy": _change(totals[spec.key], _total(last_year, spec), yoy_gaps.get(spec.key)),
+                "mom_gap": mom_gaps.get(spec.key),
+                "yoy_gap": yoy_gaps.get(spec.key),
             }
             for spec in data.indicators
-        ]
+        ],
+        columns=[
+            "key",
+            "label",
+            "measure_word",
+            "current",
+            "previous",
+            "mom",
+            "last_year",
+            "yoy",
+            "mom_gap",
+            "yoy_gap",
+        ],
     )
 
-    names = {unit.id: unit.name for unit in data.units}
     labels = {spec.key: spec.label for spec in data.indicators}
-    details = values_of(data.period).copy()
+    details = values[data.period].copy()
     details.insert(0, "unit", details["unit_id"].map(names))
     details.insert(2, "indicator", details["indicator_key"].map(labels))
     details = details.sort_values(["unit_id", "period", "indicator_key"]).reset_index(drop=True)

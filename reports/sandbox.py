@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import multiprocessing
 import resource
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from typing import Any
 
@@ -44,18 +44,29 @@ class TemplateTooSlow(TemplateError):
 @dataclass(frozen=True)
 class Lookup:
     """A function the template calls (``yoy('KEY')``, ``rate('A', 'B')``) as the table of its
-    answers: it crosses to the child process as data, where a closure could not be pickled."""
+    answers: it crosses to the child process as data, where a closure could not be pickled.
+    What the template asked for comes back with the text (:attr:`Rendered.asked`)."""
 
     answers: dict[tuple[str, ...], str]
+    asked: set[tuple[str, ...]] = field(default_factory=set, compare=False)
 
     def __call__(self, *keys: str) -> str:
         try:
-            return self.answers[keys]
+            answer = self.answers[keys]
         except KeyError:
             raise KeyError(", ".join(map(repr, keys))) from None
+        self.asked.add(keys)
+        return answer
 
 
-def render(template: str, context: dict[str, Any], *, seconds: float) -> str:
+@dataclass(frozen=True)
+class Rendered:
+    text: str
+    # For each Lookup in the context, by its name there: the arguments it was called with.
+    asked: dict[str, set[tuple[str, ...]]]
+
+
+def render(template: str, context: dict[str, Any], *, seconds: float) -> Rendered:
     """``template`` rendered with ``context`` (plain data, :class:`Lookup` for functions), with
     surrounding white space stripped. Blocks the calling thread up to ``seconds``."""
     processes = multiprocessing.get_context("forkserver")
@@ -69,7 +80,7 @@ def render(template: str, context: dict[str, Any], *, seconds: float) -> str:
     try:
         if not receiver.poll(seconds):
             raise TemplateTooSlow(seconds)
-        done, text = receiver.recv()
+        done, text, asked = receiver.recv()
     except EOFError:
         raise TemplateError("the rendering process ended without an answer") from None
     finally:
@@ -80,11 +91,12 @@ def render(template: str, context: dict[str, Any], *, seconds: float) -> str:
         child.close()
     if not done:
         raise TemplateError(text)
-    return str(text)
+    return Rendered(str(text), asked)
 
 
 def _render_here(template: str, context: dict[str, Any], answer: Connection) -> None:
-    """In the child: render and send back ``(True, text)`` or ``(False, what went wrong)``."""
+    """In the child: render and send back ``(True, text, asked)`` or ``(False, what went
+    wrong, {})``."""
     _, hard = resource.getrlimit(resource.RLIMIT_AS)
     cap = MEMORY_LIMIT if hard == resource.RLIM_INFINITY else min(MEMORY_LIMIT, hard)
     resource.setrlimit(resource.RLIMIT_AS, (cap, hard))
@@ -92,8 +104,9 @@ def _render_here(template: str, context: dict[str, Any], answer: Connection) -> 
         environment = SandboxedEnvironment(undefined=StrictUndefined, autoescape=False)
         text = environment.from_string(template).render(context).strip()
     except Exception as exc:  # the template's own mistakes, MemoryError, RecursionError
-        answer.send((False, str(exc) or type(exc).__name__))
+        answer.send((False, str(exc) or type(exc).__name__, {}))
     else:
-        answer.send((True, text))
+        asked = {name: f.asked for name, f in context.items() if isinstance(f, Lookup)}
+        answer.send((True, text, asked))
     finally:
         answer.close()

@@ -30,7 +30,8 @@ from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 
 from reports.compile import Summary, UnitStatus
-from reports.text import KIND_ZH, STATUS_ZH, period_zh
+from reports.coverage import CoverageGap
+from reports.text import KIND_ZH, STATUS_ZH, gap_text, period_zh
 
 HEADER_FONT = Font(bold=True)
 HEADER_FILL = PatternFill("solid", fgColor="DDEBF7")
@@ -241,6 +242,21 @@ def _columns(frame: pd.DataFrame, names: list[str]) -> list[list[Any]]:
     return [frame[name].tolist() for name in names]
 
 
+def _percentages(changes: pd.Series) -> list[float | str]:
+    """A change where there is one, "—" where there is no comparable base (see 说明)."""
+    return ["—" if _is_missing(change) else float(change) for change in changes.tolist()]
+
+
+def _coverage_note(mom: CoverageGap | None, yoy: CoverageGap | None) -> str | None:
+    """The 说明 cell: why a 环比 or 同比 of the row is left out for coverage."""
+    if mom is not None and mom == yoy:  # a year: the previous period is last year
+        return f"环比、同比未计算：{gap_text(mom)}"
+    notes = [
+        f"{word}未计算：{gap_text(gap)}" for word, gap in (("环比", mom), ("同比", yoy)) if gap
+    ]
+    return "；".join(notes) or None
+
+
 def summary_sheets(summary: Summary) -> list[SheetSpec]:
     period = period_zh(summary.period)
     title = f"{summary.office_name} {summary.form_name} {period}"
@@ -275,9 +291,19 @@ def summary_sheets(summary: Summary) -> list[SheetSpec]:
     changes = SheetSpec(
         title="环比同比",
         heading=f"{title} 环比同比",
-        header=["指标", "单位", "本期", "上期", "环比", "去年同期", "同比"],
-        columns=_columns(comparison, ["label", "measure_word"])
-        + _columns(comparison, ["current", "previous", "mom", "last_year", "yoy"]),
+        header=["指标", "单位", "本期", "上期", "环比", "去年同期", "同比", "说明"],
+        columns=_columns(comparison, ["label", "measure_word", "current", "previous"])
+        + [_percentages(comparison["mom"])]
+        + _columns(comparison, ["last_year"])
+        + [_percentages(comparison["yoy"])]
+        + [
+            [
+                _coverage_note(mom_gap, yoy_gap)
+                for mom_gap, yoy_gap in zip(
+                    comparison["mom_gap"], comparison["yoy_gap"], strict=True
+                )
+            ]
+        ],
         formats={3: DECIMAL, 4: DECIMAL, 5: PERCENT, 6: DECIMAL, 7: PERCENT},
     )
 

@@ -125,9 +125,10 @@ def load_summary_input(
         for key in form.indicator_keys
         if key in indicators
     ]
-    units = session.exec(
-        select(Unit).where(Unit.office_id == office.id, Unit.active == True).order_by(col(Unit.id))  # noqa: E712
+    all_units = session.exec(
+        select(Unit).where(Unit.office_id == office.id).order_by(col(Unit.id))
     ).all()
+    units = [unit for unit in all_units if unit.active]
     rounds = {
         r.id: r
         for r in session.exec(
@@ -193,6 +194,9 @@ def load_summary_input(
         form_period_kind=form_kind,
         period=target.period,
         units=[UnitSpec(u.id or 0, u.code, u.name, u.kind) for u in units],
+        former_units=[
+            UnitSpec(u.id or 0, u.code, u.name, u.kind) for u in all_units if not u.active
+        ],
         indicators=specs,
         submissions=[
             SubmissionRecord(

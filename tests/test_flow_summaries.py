@@ -5,17 +5,19 @@ from __future__ import annotations
 import asyncio
 import io
 import time
+from datetime import UTC, datetime
 
 from openpyxl import load_workbook
+from sqlmodel import select
 
 from bot.config import FigbotConfig
 from bot.fakeapi import LocalBotApiServer
 from bot.simulation import SimulatedUser
 from models.db import write_session
-from models.tables import Role
+from models.tables import Contact, Role
 from tests.conftest import Clock
 from tests.flow import Harness, running_harness
-from tests.store_helpers import bind
+from tests.store_helpers import bind, open_, submit
 from tests.test_sandbox import HEAVY_TEMPLATE
 
 ANSWERS = ["12", "5", "4", "2", "40", "3", "7", "300"]
@@ -106,6 +108,7 @@ async def test_a_coordinators_report_contains_the_computed_figures(harness: Harn
     _, zhao = await one_unit_submitted(harness)
     message, document = await zhao.send("/report 2026")
     assert message.text.startswith("2026年度报告数据段落（草稿）（1/6个单位有数据）")
+    assert "金湖街道办事处所辖6个社区（村）中有1个参与法治工作数据填报" in message.text
     assert "全年共开展矛盾纠纷排查12次，调解矛盾纠纷5宗，调解成功4宗，调解成功率80%" in message.text
     assert "开展法治讲座2场；" in message.text and "发放普法宣传资料300份。" in message.text
     assert document.document is not None
@@ -152,6 +155,24 @@ async def test_a_report_template_cannot_reach_out_of_the_sandbox(
         (refusal,) = await zhao.send("/report 2026")
     assert refusal.text.startswith("配置中的报告模板有误：")
     assert "__class__" in refusal.text and "subclasses" not in refusal.text.split("：", 1)[0]
+
+
+async def test_the_report_explains_a_yoy_it_leaves_out(harness: Harness) -> None:
+    _, zhao = await one_unit_submitted(harness)
+    with write_session(harness.engine) as session:  # 金海社区 in October, and March last year
+        wang = session.exec(select(Contact).where(Contact.telegram_user_id == 1001)).one()
+        for period, answers in (("2026-10", [10, 4, 4, 1, 30, 2, 5, 100]), ("2025-03", [4] * 8)):
+            year, month = map(int, period.split("-"))
+            now = datetime(year, month, 28, 2, 0, tzinfo=UTC)
+            opened = open_(session, period, now=now)
+            submit(session, wang, opened.round_id, answers, now)
+    message, document = await zhao.send("/report 2026")
+    assert "全年共开展矛盾纠纷排查22次，调解矛盾纠纷9宗" in message.text  # not "，同比增长450%"
+    assert "同比增长" not in message.text
+    note = "（说明：2025年仅有3月的数据，2026年有10—11月的数据，未计算同比。）"
+    assert message.text.endswith(note)
+    assert document.document is not None
+    assert document.document["bytes"].decode("utf-8").rstrip().endswith(note)
 
 
 async def test_the_summary_is_pushed_to_coordinators_after_the_deadline(harness: Harness) -> None:

@@ -18,8 +18,9 @@ HEAVY_TEMPLATE = (
 
 def test_a_template_gets_its_figures_and_functions_as_data() -> None:
     context = {"n": {"a": "12宗"}, "yoy": Lookup({("a",): "，同比增长5%"})}
-    text = render("  调解{{ n.a }}{{ yoy('a') }}。\n", context, seconds=10)
-    assert text == "调解12宗，同比增长5%。"
+    rendered = render("  调解{{ n.a }}{{ yoy('a') }}。\n", context, seconds=10)
+    assert rendered.text == "调解12宗，同比增长5%。"
+    assert rendered.asked == {"yoy": {("a",)}}
     with pytest.raises(TemplateError, match="'b'"):
         render("{{ yoy('b') }}", context, seconds=10)
 
