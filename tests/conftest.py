@@ -34,10 +34,17 @@ POSTGRES_URL = os.environ.get("FIGBOT_TEST_DATABASE_URL")
 
 
 class Clock:
-    """A clock tests move by hand; nothing waits for wall-clock time."""
+    """A clock tests move by hand; nothing in the test's process waits for wall-clock time.
+
+    What runs on its own reads it running (:meth:`running`): the figbot processes a test starts
+    and the local Bot API server dating users' messages. From the moment the clock was made or
+    set, that reading goes on at the real pace, moved by every ``advance``. All of them share
+    one offset from the real time, so a process started after a kill tells the same time as the
+    one it replaces (and as the messages it is sent).
+    """
 
     def __init__(self, start: datetime) -> None:
-        self.current = start
+        self.set(start)
 
     def __call__(self) -> datetime:
         return self.current
@@ -47,6 +54,15 @@ class Clock:
 
     def set(self, moment: datetime) -> None:
         self.current = moment
+        self._real_at_set = datetime.now(UTC)
+
+    @property
+    def offset(self) -> timedelta:
+        """What a running reading adds to the real time."""
+        return self.current - self._real_at_set
+
+    def running(self) -> datetime:
+        return datetime.now(UTC) + self.offset
 
 
 @pytest.fixture(autouse=True)
@@ -126,7 +142,7 @@ def figbot(clock: Clock, monkeypatch: pytest.MonkeyPatch) -> Callable[[list[str]
     from bot.cli import main
 
     def run(argv: list[str]) -> int:
-        monkeypatch.setattr(models.types, "_shift", clock() - datetime.now(UTC))
+        monkeypatch.setattr(models.types, "_shift", clock.offset)
         return main(argv)
 
     return run
@@ -197,7 +213,10 @@ def session(engine: Engine) -> Iterator[Session]:
 
 @pytest.fixture
 async def server(clock: Clock) -> AsyncIterator[LocalBotApiServer]:
-    async with LocalBotApiServer(token=TEST_TOKEN, dates=lambda: clock().timestamp()) as server:
+    """The local Bot API server, dating users' messages by the test's clock (read running, as
+    the processes a test starts read it)."""
+    dates = lambda: clock.running().timestamp()  # noqa: E731
+    async with LocalBotApiServer(token=TEST_TOKEN, dates=dates) as server:
         yield server
 
 

@@ -1,9 +1,9 @@
 """figbot as separate processes, the way an admin runs it: ``figbot run`` and the CLI commands.
 
-Every process started here follows the test's clock (``models.types.follow_test_clock``): a
-test that opens November's round at its 28 November sees a bot that also thinks it is
-28 November, whatever day the suite runs on. The clock is a required argument, so no test can
-start a process on the real date by leaving it out.
+Every process started here follows the test's clock (``models.types.follow_test_clock``), read
+running (``Clock.running``): a test that opens November's round at its 28 November sees a bot
+that also thinks it is 28 November, whatever day the suite runs on. The clock is a required
+argument, so no test can start a process on the real date by leaving it out.
 
 Processes still running when a test ends (a failure, or a timeout before its ``finally``) are
 killed by the ``_no_process_left_behind`` fixture in conftest.
@@ -15,16 +15,13 @@ import asyncio
 import os
 import signal
 import sys
-from collections.abc import Callable
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from models.types import TEST_CLOCK_VARIABLE, TEST_FLAG_VARIABLE
-from tests.conftest import EXAMPLE_CONFIG, TEST_TOKEN
+from tests.conftest import EXAMPLE_CONFIG, TEST_TOKEN, Clock
 
 ROOT = Path(__file__).resolve().parents[1]
-TestClock = Callable[[], datetime]
 
 started: list[asyncio.subprocess.Process] = []
 
@@ -43,19 +40,19 @@ def config_file(tmp_path: Path, db_url: str, *, base_url: str = "", token: str =
     return path
 
 
-def figbot_env(clock: TestClock) -> dict[str, str]:
+def figbot_env(clock: Clock) -> dict[str, str]:
     """The environment of a figbot process: this one's without figbot's own variables, the
     test token, and the test's clock."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("FIGBOT_")}
     env["PYTHONPATH"] = str(ROOT)
     env["FIGBOT_TELEGRAM_TOKEN"] = TEST_TOKEN
     env[TEST_FLAG_VARIABLE] = "1"
-    env[TEST_CLOCK_VARIABLE] = repr((clock() - datetime.now(UTC)).total_seconds())
+    env[TEST_CLOCK_VARIABLE] = repr(clock.offset.total_seconds())  # it runs: Clock.running
     return env
 
 
 async def spawn(
-    *args: str, clock: TestClock, stdout: Any, stderr: Any, cwd: Path = ROOT
+    *args: str, clock: Clock, stdout: Any, stderr: Any, cwd: Path = ROOT
 ) -> asyncio.subprocess.Process:
     """``figbot <args>`` as a child process on the test's clock."""
     process = await asyncio.create_subprocess_exec(
@@ -73,7 +70,7 @@ async def spawn(
 
 
 async def run_figbot(
-    *args: str, clock: TestClock, timeout: float = 60, cwd: Path = ROOT
+    *args: str, clock: Clock, timeout: float = 60, cwd: Path = ROOT
 ) -> tuple[int, str, str]:
     """Run one CLI command to its end: exit code, stdout, stderr."""
     process = await spawn(
@@ -89,7 +86,7 @@ async def run_figbot(
 
 
 async def start_bot(
-    config: Path, *run_args: str, clock: TestClock, log: Path | None = None
+    config: Path, *run_args: str, clock: Clock, log: Path | None = None
 ) -> asyncio.subprocess.Process:
     """``figbot run`` (``run_args`` added, e.g. ``--webhook``); its log is appended to ``log``
     when given."""

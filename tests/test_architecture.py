@@ -84,8 +84,8 @@ def test_no_database_session_is_held_across_an_await() -> None:
 
 # Tests run on their own clock (the ``clock`` fixture), and so does every figbot process they
 # start (tests/processes.py passes the clock on): a test that read the real date would pass
-# or fail by the day it runs on. tests/processes.py itself reads the real clock once, to
-# turn the test's clock into the offset the child process applies.
+# or fail by the day it runs on. Only the conftest's Clock reads the real time: a running
+# reading of the test's clock is its offset from the real time.
 REAL_CLOCK_READS = {
     ("datetime", "now"),
     ("datetime", "utcnow"),
@@ -94,7 +94,7 @@ REAL_CLOCK_READS = {
     ("time", "time"),
     ("time", "time_ns"),
 }
-REAL_CLOCK_ALLOWED = {"tests/processes.py", "tests/conftest.py"}
+REAL_CLOCK_ALLOWED = {"tests/conftest.py"}
 PROCESS_STARTERS = {"create_subprocess_exec", "create_subprocess_shell", "run", "Popen"}
 
 
