@@ -28,7 +28,7 @@ from domain.periods import PeriodError
 from domain.schedule import EventKind
 from models.backup import BackupError, TableCounts, backup_sqlite, restore
 from models.crud import get_office
-from models.db import read_session, upgrade
+from models.db import SchemaError, read_session, upgrade
 from models.tables import Role
 from models.types import utcnow
 from services.catalog import prepare_database
@@ -410,7 +410,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                     "FIGBOT_TELEGRAM_TOKEN)"
                 )
         return int(args.func(config, args))
-    except (AdminError, BackupError, ConfigError, PeriodError, RoundError) as exc:
+    except (AdminError, BackupError, ConfigError, PeriodError, RoundError, SchemaError) as exc:
         print(f"figbot: {exc}", file=sys.stderr)
         return 2
 
