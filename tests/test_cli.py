@@ -39,14 +39,15 @@ def _env() -> dict[str, str]:
     return env
 
 
-async def _figbot(*args: str) -> tuple[int, str, str]:
+async def _figbot(*args: str, env: dict[str, str] | None = None) -> tuple[int, str, str]:
+    """``figbot *args`` as a process; ``env`` adds to the environment."""
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
         "bot.cli",
         *args,
         cwd=ROOT,
-        env=_env(),
+        env={**_env(), **(env or {})},
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
     )
@@ -258,3 +259,42 @@ def test_run_webhook_without_address_or_secret_says_which_keys(
     assert main(["--config", str(config), "run", "--webhook"]) == 2
     err = capsys.readouterr().err
     assert "webhook.url" in err and "webhook.secret_token" in err and TEST_TOKEN not in err
+
+
+def test_every_command_that_writes_a_file_follows_one_rule_for_out(
+    tmp_path: Path, db_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A missing folder is created; a folder is not a file; the extension says what the file
+    holds (a summary's format follows it), and a name that does not fit is refused."""
+    config = str(_config_file(tmp_path, db_url, token=TEST_TOKEN))
+    summary = ["--config", config, "summary", "--period", "2026-10", "--quiet", "--out"]
+    report = ["--config", config, "report", "--year", "2026", "--out"]
+    sqlite_config = tmp_path / "sqlite"
+    sqlite_config.mkdir()
+    live = f"sqlite:///{tmp_path / 'live.db'}"
+    assert main(["--config", str(_config_file(sqlite_config, live)), "db", "upgrade"]) == 0
+    backup = ["--config", str(sqlite_config / "config.toml"), "backup", "--out"]
+    capsys.readouterr()
+
+    for command, name in [(summary, "s.xlsx"), (report, "r.txt"), (backup, "b.db")]:
+        target = tmp_path / "new" / "folder" / name
+        assert main([*command, str(target)]) == 0, capsys.readouterr().err
+        assert target.stat().st_size > 0
+        assert main([*command, str(tmp_path / "new")]) == 2
+        assert f"figbot: --out {tmp_path / 'new'} is a folder" in capsys.readouterr().err
+
+    assert main([*summary, str(tmp_path / "s.csv")]) == 0
+    assert (tmp_path / "s.csv").read_text(encoding="utf-8-sig").startswith("单位,类型")
+    refusals = {
+        "x.pdf": "a summary is written as .xlsx, .csv or .md (or give --format)",
+        "x": "a summary is written as .xlsx, .csv or .md (or give --format)",
+    }
+    for name, refusal in refusals.items():
+        assert main([*summary, str(tmp_path / name)]) == 2
+        assert refusal in capsys.readouterr().err
+    assert main([*summary, str(tmp_path / "x.xlsx"), "--format", "csv"]) == 2
+    assert "does not fit --format csv; name a .csv file" in capsys.readouterr().err
+    assert main([*report, str(tmp_path / "r.xlsx")]) == 2
+    assert "name a .txt or .md file" in capsys.readouterr().err
+    written = {path.name for path in tmp_path.iterdir() if path.is_file()}
+    assert not written & {"x.pdf", "x", "x.xlsx", "r.xlsx"}  # nothing written when refused
