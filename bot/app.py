@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
-import itertools
 import logging
 import signal
 import warnings
@@ -29,7 +28,13 @@ from telegram.ext import (
 from telegram.warnings import PTBUserWarning
 
 from bot import views
-from bot.admin import TelegramUnreachable, TokenRefused, telegram_failure, telegram_request
+from bot.admin import (
+    AdminError,
+    TelegramUnreachable,
+    TokenRefused,
+    telegram_failure,
+    telegram_request,
+)
 from bot.config import FigbotConfig, WebhookConfig
 from bot.i18n import translator
 from bot.logsetup import quiet_http_loggers
@@ -249,8 +254,9 @@ async def start_with_retries(
     comes back later needs no restart. A refused token raises :class:`TokenRefused` at once,
     since no retry can fix it.
     """
-    pause = 1.0
-    for attempt in itertools.count(1):
+    pause, attempt = 1.0, 0
+    while True:
+        attempt += 1
         starting = asyncio.ensure_future(start())
         stopping = asyncio.ensure_future(stop.wait())
         await asyncio.wait({starting, stopping}, return_when=asyncio.FIRST_COMPLETED)
@@ -264,11 +270,14 @@ async def start_with_retries(
             starting.result()
             return True
         except TelegramError as exc:
-            failure = telegram_failure(exc, config)
             if isinstance(exc, RetryAfter):
-                failure = TelegramUnreachable(f"Telegram asks figbot to wait: {exc.message}")
+                failure: AdminError | None = TelegramUnreachable(
+                    f"Telegram asks figbot to wait: {exc.message}"
+                )
                 wait = exc.retry_after
                 pause = max(pause, wait.total_seconds() if isinstance(wait, timedelta) else wait)
+            else:
+                failure = telegram_failure(exc, config)
             if failure is None:
                 raise
             await stop_serving_in_loop(application)
@@ -279,7 +288,6 @@ async def start_with_retries(
             await asyncio.wait_for(stop.wait(), timeout=pause)
             return False
         pause = min(pause * 2, START_RETRY_MAX_SECONDS)
-    raise AssertionError("unreachable")
 
 
 # Allocations between two collections of the youngest generation (Python's default: 700). An

@@ -428,7 +428,8 @@ def proxy_from_environment(base_url: str, environ: Mapping[str, str]) -> str:
     """The proxy the standard variables name for the Bot API at ``base_url``, or empty.
 
     As curl reads them: ``HTTPS_PROXY`` for an https:// Bot API (``HTTP_PROXY`` for http://),
-    else ``ALL_PROXY``; lower-case names win; none when ``NO_PROXY`` names the host.
+    else ``ALL_PROXY``; lower-case names win; none when ``NO_PROXY`` names the host; a value
+    without a scheme (``proxy.example:3128``) is an HTTP proxy.
     """
     parts = urlsplit(base_url)
     # urllib.request's reading of the variables (lower case wins), from ``environ``.
@@ -445,6 +446,7 @@ def proxy_from_environment(base_url: str, environ: Mapping[str, str]) -> str:
         return ""
     for scheme in (parts.scheme, "all"):
         if url := proxies.get(scheme, ""):
+            url = url if "://" in url else f"http://{url}"
             name = f"{scheme.upper()}_PROXY"
             if problem := proxy_problem(url):
                 raise ConfigError(f"{name} (the proxy for the Bot API): {problem}")

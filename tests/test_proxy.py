@@ -183,6 +183,9 @@ def test_which_proxy_the_standard_variables_name_for_telegram() -> None:
     assert proxy_from_environment(API, {"ALL_PROXY": "socks5h://u:p@10.0.0.2:1080"}) == (
         "socks5h://u:p@10.0.0.2:1080"
     )
+    assert proxy_from_environment(API, {"https_proxy": "proxy.corp:3128"}) == (
+        "http://proxy.corp:3128"  # no scheme: an HTTP proxy, as curl takes it
+    )
     lower = {"HTTPS_PROXY": "http://10.0.0.1:3128", "https_proxy": "http://10.0.0.9:3128"}
     assert proxy_from_environment(API, lower) == "http://10.0.0.9:3128"
     for exempt in ("api.telegram.org", ".telegram.org", "localhost,telegram.org", "*"):
