@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import asyncio
 import re
+import ssl
 import sys
 from pathlib import Path
 from urllib.parse import quote
 
 import pytest
+import trustme
 
 from bot.config import ConfigError, load_config, proxy_from_environment
 from bot.fakeapi import LocalBotApiServer
@@ -216,3 +218,35 @@ def test_the_configured_proxy_wins_is_checked_and_is_kept_secret(tmp_path: Path)
         path.write_text(text.replace('proxy = ""', f'proxy = "{bad}"'), encoding="utf-8")
         with pytest.raises(ConfigError, match=re.escape(f"telegram.proxy: {message}")):
             load_config(path, environ={})
+
+
+async def test_https_to_telegram_goes_through_an_http_proxy_tunnel_named_by_https_proxy(
+    db_url: str, tmp_path: Path
+) -> None:
+    """Telegram's own case: the Bot API over HTTPS, the proxy (with a login) opening a tunnel
+    for it (CONNECT), the proxy taken from HTTPS_PROXY in the service's environment."""
+    authority = trustme.CA()
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    authority.issue_cert("127.0.0.1").configure_cert(context)
+    trusted = tmp_path / "ca.pem"
+    authority.cert_pem.write_to_path(str(trusted))
+    async with (
+        LocalBotApiServer(token=TEST_TOKEN, ssl_context=context) as server,
+        Proxy() as proxy,
+    ):
+        assert server.base_url.startswith("https://")
+        config = debug_config(tmp_path, db_url, server.base_url)
+        env = {"HTTPS_PROXY": proxy.url("http"), "SSL_CERT_FILE": str(trusted)}
+        code, out, err = await _figbot(
+            "--config", str(config), "invite", "--unit", "jinhai", env=env
+        )
+        assert code == 0, err
+        assert proxy.connections_to(server.port) == 1
+        assert [name for name, _ in server.calls] == ["getMe"]
+        _secrets_absent(out, err)
+
+        code, out, err = await _figbot(
+            "--config", str(config), "invite", "--unit", "jinhai", env={**env, "HTTPS_PROXY": ""}
+        )
+        assert code == 0, err  # straight to the server: the proxy saw nothing more
+        assert proxy.connections_to(server.port) == 1
