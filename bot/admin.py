@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -13,10 +13,12 @@ from datetime import datetime, timedelta
 from sqlalchemy import Engine
 from sqlmodel import select
 from telegram import Bot
+from telegram.error import BadRequest, InvalidToken, NetworkError, TelegramError
 from telegram.ext import AIORateLimiter, ExtBot
 from telegram.helpers import create_deep_linked_url
 
-from bot.config import FigbotConfig
+from bot.config import TOKEN_ENV, FigbotConfig
+from bot.transport import AiohttpRequest
 from bot.views import RENDERERS, correction_notice, render_prompt
 from domain.numbers import MAX_COUNT, RefusalReason
 from domain.periods import Period
@@ -24,7 +26,7 @@ from models.crud import get_form, get_office, get_unit
 from models.db import write_session
 from models.tables import Office, Role
 from models.types import utcnow
-from scheduler.outbox import FlushResult, flush_outbox, requeue_interrupted
+from scheduler.outbox import SENDERS, FlushResult, flush_outbox, requeue_interrupted
 from scheduler.runner import new_holder_id
 from services.corrections import (
     Correction,
@@ -44,6 +46,51 @@ logger = logging.getLogger(__name__)
 class AdminError(Exception):
     """A command-line request that cannot be done; the message says why."""
 
+    exit_code = 2
+
+
+class TelegramUnreachable(AdminError):
+    """The Bot API (or the proxy on the way) could not be reached: worth trying again."""
+
+    exit_code = 1
+
+
+class TokenRefused(AdminError):
+    """The Bot API refused the token: trying again cannot help, the config must change."""
+
+
+def telegram_failure(exc: TelegramError, config: FigbotConfig) -> AdminError | None:
+    """The one line an admin reads for a failed Bot API call; None for other errors.
+
+    Never the exception's own text for a refused token: python-telegram-bot puts the token
+    in it.
+    """
+    where = f"the Telegram Bot API at {config.telegram.api_host}"
+    if config.telegram.proxy_host:
+        where += f" (through the proxy {config.telegram.proxy_host})"
+    if isinstance(exc, InvalidToken):
+        said = exc.__cause__ if isinstance(exc.__cause__, InvalidToken) else exc
+        answer = said.message if said is not exc else "refused"
+        return TokenRefused(
+            f"{where} refused the bot token ({answer}); check telegram.token or {TOKEN_ENV} "
+            "(and telegram.base_url)"
+        )
+    if isinstance(exc, NetworkError) and not isinstance(exc, BadRequest):
+        return TelegramUnreachable(f"cannot reach {where}: {exc.message}")
+    return None
+
+
+def telegram_request(
+    config: FigbotConfig, *, connections: int = 1, pool_timeout: float | None = 1.0
+) -> AiohttpRequest:
+    """figbot's Bot API transport with the config's proxy: every process talks to Telegram
+    through one of these."""
+    return AiohttpRequest(
+        connections=connections,
+        pool_timeout=pool_timeout,
+        proxy=config.telegram.proxy.get_secret_value(),
+    )
+
 
 @dataclass(frozen=True)
 class InviteLink:
@@ -59,14 +106,28 @@ def make_bot(config: FigbotConfig) -> Bot:
         config.telegram.token.get_secret_value(),
         base_url=config.telegram.base_url,
         base_file_url=config.telegram.base_file_url,
+        request=telegram_request(config),
+        get_updates_request=telegram_request(config),
     )
+
+
+@contextlib.contextmanager
+def reaching_telegram(config: FigbotConfig) -> Iterator[None]:
+    """Bot API failures an admin can act on become one line (an :class:`AdminError`)."""
+    try:
+        yield
+    except TelegramError as exc:
+        if (failure := telegram_failure(exc, config)) is None:
+            raise
+        raise failure from None
 
 
 async def bot_username(config: FigbotConfig) -> str:
     if config.telegram.bot_username:
         return config.telegram.bot_username.lstrip("@")
-    async with make_bot(config) as bot:
-        return bot.username
+    with reaching_telegram(config):
+        async with make_bot(config) as bot:
+            return bot.username
 
 
 def new_invite(
@@ -197,6 +258,9 @@ async def deliver(config: FigbotConfig, engine: Engine) -> FlushResult:
         config.telegram.token.get_secret_value(),
         base_url=config.telegram.base_url,
         base_file_url=config.telegram.base_file_url,
+        # One connection per sender of the outbox, waited for as long as a send may take.
+        request=telegram_request(config, connections=SENDERS, pool_timeout=30.0),
+        get_updates_request=telegram_request(config),
         rate_limiter=AIORateLimiter(
             overall_max_rate=config.telegram.max_messages_per_second,
             overall_time_period=1,

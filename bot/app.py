@@ -7,15 +7,17 @@ Production and tests build the Application with this same function; only the con
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import logging
 import signal
 import warnings
-from collections.abc import Callable
-from datetime import datetime
+from collections.abc import Awaitable, Callable
+from datetime import datetime, timedelta
 from typing import Any
 
 from telegram import BotCommand, Update
+from telegram.error import RetryAfter, TelegramError
 from telegram.ext import (
     AIORateLimiter,
     Application,
@@ -26,12 +28,18 @@ from telegram.ext import (
 from telegram.warnings import PTBUserWarning
 
 from bot import views
+from bot.admin import (
+    AdminError,
+    TelegramUnreachable,
+    TokenRefused,
+    telegram_failure,
+    telegram_request,
+)
 from bot.config import FigbotConfig, WebhookConfig
 from bot.i18n import translator
 from bot.logsetup import quiet_http_loggers
 from bot.polling import CommittedPolling
 from bot.runtime import RUNTIME_KEY, SCHEDULER_KEY, Runtime
-from bot.transport import AiohttpRequest
 from bot.webhook import WebhookServer
 from handlers import (
     access,
@@ -110,8 +118,12 @@ def build_application(
             )
         )
         # aiohttp rather than httpx underneath: the same requests for far less CPU.
-        .request(AiohttpRequest(connections=SEND_CONNECTIONS, pool_timeout=SEND_POOL_WAIT_SECONDS))
-        .get_updates_request(AiohttpRequest(connections=1))
+        .request(
+            telegram_request(
+                config, connections=SEND_CONNECTIONS, pool_timeout=SEND_POOL_WAIT_SECONDS
+            )
+        )
+        .get_updates_request(telegram_request(config))
         .concurrent_updates(False)  # one update at a time: per-user order matters
         .updater(None)  # figbot polls itself (bot.polling): an update is confirmed once handled
         .post_init(post_init)
@@ -220,6 +232,63 @@ async def stop_serving_in_loop(application: Application) -> None:  # type: ignor
     await application.shutdown()
     if application.post_shutdown is not None:
         await application.post_shutdown(application)
+    # A start that failed in getMe left the Application uninitialized, so its shutdown did not
+    # reach the bot's connections; closing them twice is harmless.
+    await application.bot.shutdown()
+
+
+# The longest pause between two attempts to start while Telegram cannot be reached.
+START_RETRY_MAX_SECONDS = 60.0
+
+
+async def start_with_retries(
+    application: Application,  # type: ignore[type-arg]
+    start: Callable[[], Awaitable[object]],
+    *,
+    config: FigbotConfig,
+    stop: asyncio.Event,
+) -> bool:
+    """Run ``start`` until it succeeds (True) or ``stop`` is set (False).
+
+    While Telegram (or the proxy) cannot be reached, each failed attempt is one log line and
+    the next comes after a pause that doubles up to START_RETRY_MAX_SECONDS: a network that
+    comes back later needs no restart. A refused token raises :class:`TokenRefused` at once,
+    since no retry can fix it.
+    """
+    pause, attempt = 1.0, 0
+    while True:
+        attempt += 1
+        starting = asyncio.ensure_future(start())
+        stopping = asyncio.ensure_future(stop.wait())
+        await asyncio.wait({starting, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        stopping.cancel()
+        if not starting.done():
+            starting.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await starting
+            return False
+        try:
+            starting.result()
+            return True
+        except TelegramError as exc:
+            if isinstance(exc, RetryAfter):
+                failure: AdminError | None = TelegramUnreachable(
+                    f"Telegram asks figbot to wait: {exc.message}"
+                )
+                wait = exc.retry_after
+                pause = max(pause, wait.total_seconds() if isinstance(wait, timedelta) else wait)
+            else:
+                failure = telegram_failure(exc, config)
+            if failure is None:
+                raise
+            await stop_serving_in_loop(application)
+            if isinstance(failure, TokenRefused):
+                raise failure from None
+        logger.error("%s; trying again in %.0f s (attempt %d)", failure, pause, attempt)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=pause)
+            return False
+        pause = min(pause * 2, START_RETRY_MAX_SECONDS)
 
 
 # Allocations between two collections of the youngest generation (Python's default: 700). An
@@ -247,11 +316,18 @@ def settle_heap() -> None:
 def run_until_signalled(
     application: Application,  # type: ignore[type-arg]
     *,
-    poll_timeout: int,
+    config: FigbotConfig,
     webhook: WebhookConfig | None = None,
 ) -> None:
     """``figbot run``: serve until SIGINT or SIGTERM, then stop gracefully. Long polling,
-    or the webhook server when ``webhook`` is given."""
+    or the webhook server when ``webhook`` is given. Start-up is tried again while Telegram
+    cannot be reached (:func:`start_with_retries`)."""
+
+    async def start() -> None:
+        if webhook is None:
+            await start_polling_in_loop(application, poll_timeout=config.telegram.poll_timeout)
+        else:
+            await start_webhook_in_loop(application, webhook)
 
     async def serve() -> None:
         stop = asyncio.Event()
@@ -259,12 +335,9 @@ def run_until_signalled(
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(signum, stop.set)
         try:
-            if webhook is None:
-                await start_polling_in_loop(application, poll_timeout=poll_timeout)
-            else:
-                await start_webhook_in_loop(application, webhook)
-            settle_heap()
-            await stop.wait()
+            if await start_with_retries(application, start, config=config, stop=stop):
+                settle_heap()
+                await stop.wait()
             logger.info("figbot stopping")
         finally:
             await stop_serving_in_loop(application)

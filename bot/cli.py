@@ -20,6 +20,7 @@ from bot.admin import (
     deliver,
     new_invite,
     open_rounds,
+    reaching_telegram,
     scheduler_lease,
     set_value,
 )
@@ -29,7 +30,7 @@ from domain.periods import PeriodError
 from domain.schedule import EventKind
 from models.backup import BackupError, TableCounts, backup_sqlite, restore
 from models.crud import get_office
-from models.db import read_session, upgrade
+from models.db import SchemaError, read_session, upgrade
 from models.tables import Role
 from models.types import follow_test_clock, utcnow
 from services.catalog import prepare_database
@@ -48,15 +49,12 @@ def cmd_run(config: FigbotConfig, args: argparse.Namespace) -> int:
             print(f"  {problem}", file=sys.stderr)
         return 2
     application = build_application(config)
-    if args.webhook:
-        logger.info("figbot starting (webhook, Bot API at %s)", config.telegram.base_url)
-    else:
-        logger.info("figbot starting (long polling, Bot API at %s)", config.telegram.base_url)
-    run_until_signalled(
-        application,
-        poll_timeout=config.telegram.poll_timeout,
-        webhook=config.webhook if args.webhook else None,
-    )
+    mode = "webhook" if args.webhook else "long polling"
+    proxy = config.telegram.proxy_host
+    via = f" through the proxy {proxy}" if proxy else ""
+    logger.info("figbot starting (%s, Bot API at %s%s)", mode, config.telegram.base_url, via)
+    webhook = config.webhook if args.webhook else None
+    run_until_signalled(application, config=config, webhook=webhook)
     return 0
 
 
@@ -113,7 +111,7 @@ def cmd_set_value(config: FigbotConfig, args: argparse.Namespace) -> int:
 
 
 def cmd_backup(config: FigbotConfig, args: argparse.Namespace) -> int:
-    counts = backup_sqlite(config.database.url, Path(args.out))
+    counts = backup_sqlite(config.database.url, _output_file(args.out))
     print(f"backup written to {args.out}: {_counts_text(counts)}")
     return 0
 
@@ -158,13 +156,13 @@ async def _deliver_unless_running(config: FigbotConfig, engine: Engine) -> None:
             print(f"the running figbot ({holder}) sends the queued prompts")
             return
         try:
-            sent = await deliver(config, engine)
-        except Exception as exc:
-            print(
-                f"could not reach Telegram now ({type(exc).__name__}); "
-                "the running bot will send the queued prompts"
-            )
-            return
+            with reaching_telegram(config):
+                sent = await deliver(config, engine)
+        except AdminError as failure:
+            raise type(failure)(
+                f"{failure}; the round is open and its prompts stay queued: figbot run sends "
+                "them once Telegram answers"
+            ) from None
     print(
         f"sent {sent.sent} prompt(s); {sent.retry_later} left queued for the bot; "
         f"{sent.blocked} blocked; {sent.failed} failed; "
@@ -206,6 +204,7 @@ def cmd_summary(config: FigbotConfig, args: argparse.Namespace) -> int:
     from services.summary import SummaryError, load_summary_input, target_for
 
     writers = {"xlsx": write_xlsx, "csv": write_csv, "markdown": write_markdown}
+    out, file_format = _summary_output(args.out, args.format)
     engine = prepare_database(config)
     try:
         with tqdm(
@@ -225,10 +224,9 @@ def cmd_summary(config: FigbotConfig, args: argparse.Namespace) -> int:
             progress.update()
             summary = compile_summary(data)
             progress.update()
-            content = writers[args.format](summary)
+            content = writers[file_format](summary)
             progress.update()
-            out = Path(args.out)
-            out.write_bytes(content)
+            _write_output(out, content)
             progress.update()
     finally:
         engine.dispose()
@@ -245,6 +243,7 @@ def cmd_report(config: FigbotConfig, args: argparse.Namespace) -> int:
     from reports.compile import compile_summary
     from services.summary import SummaryError, load_summary_input, target_for
 
+    out = _output_file(args.out, suffixes=REPORT_SUFFIXES) if args.out else None
     engine = prepare_database(config)
     try:
         with read_session(engine) as session:
@@ -266,12 +265,56 @@ def cmd_report(config: FigbotConfig, args: argparse.Namespace) -> int:
         )
     except ReportTemplateError as exc:
         raise AdminError(str(exc)) from None
-    if args.out:
-        Path(args.out).write_text(text + "\n", encoding="utf-8")
-        print(f"{args.out}: annual report draft for {args.year}")
+    if out is not None:
+        _write_output(out, (text + "\n").encode("utf-8"))
+        print(f"{out}: annual report draft for {args.year}")
     else:
         print(text)
     return 0
+
+
+# What each command's --out may be called: the extension says what the file holds.
+SUMMARY_SUFFIXES = {"xlsx": (".xlsx",), "csv": (".csv",), "markdown": (".md", ".markdown")}
+REPORT_SUFFIXES = (".txt", ".md")
+
+
+def _output_file(out: str, *, suffixes: Sequence[str] = ()) -> Path:
+    """``--out`` checked by the one rule of every command that writes a file (summary, report,
+    backup): it names a file, not a folder; its extension fits what is written; a missing
+    folder is created when the file is written."""
+    path = Path(out)
+    if path.is_dir():
+        raise AdminError(f"--out {out} is a folder; name a file in it")
+    if suffixes and path.suffix.lower() not in suffixes:
+        raise AdminError(f"--out {out}: name a {' or '.join(suffixes)} file")
+    return path
+
+
+def _summary_output(out: str, file_format: str | None) -> tuple[Path, str]:
+    """The summary's file and format: --format, else the one its extension names."""
+    path = _output_file(out)
+    suffix = path.suffix.lower()
+    named = next((kind for kind, ends in SUMMARY_SUFFIXES.items() if suffix in ends), None)
+    if file_format is None and named is None:
+        raise AdminError(
+            f"--out {out}: a summary is written as .xlsx, .csv or .md (or give --format)"
+        )
+    chosen = file_format or named
+    assert chosen is not None
+    if named != chosen:
+        raise AdminError(
+            f"--out {out} does not fit --format {chosen}; "
+            f"name a {' or '.join(SUMMARY_SUFFIXES[chosen])} file"
+        )
+    return path, chosen
+
+
+def _write_output(path: Path, content: bytes) -> None:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(content)
+    except OSError as exc:
+        raise AdminError(f"cannot write {path}: {exc.strerror or exc}") from None
 
 
 def cmd_db(config: FigbotConfig, args: argparse.Namespace) -> int:
@@ -335,8 +378,12 @@ def _parser() -> argparse.ArgumentParser:
     summary.add_argument("--form", help="form key (default: the one collected per that period)")
     summary.add_argument("--period", required=True, help="e.g. 2026-10, 2026Q3 or 2026")
     summary.add_argument("--office", help="office code (default: the first in the config)")
-    summary.add_argument("--out", required=True, help="file to write")
-    summary.add_argument("--format", choices=["xlsx", "csv", "markdown"], default="xlsx")
+    summary.add_argument("--out", required=True, help="file to write (.xlsx, .csv or .md)")
+    summary.add_argument(
+        "--format",
+        choices=list(SUMMARY_SUFFIXES),
+        help="xlsx, csv or markdown (default: the one --out's extension names)",
+    )
     summary.add_argument("--quiet", action="store_true", help="no progress bar")
     summary.set_defaults(func=cmd_summary)
 
@@ -345,7 +392,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     report.add_argument("--year", type=int, required=True)
     report.add_argument("--office", help="office code (default: the first in the config)")
-    report.add_argument("--out", help="write to this .txt file instead of printing")
+    report.add_argument("--out", help="write to this .txt (or .md) file instead of printing")
     report.set_defaults(func=cmd_report)
 
     set_value = sub.add_parser(
@@ -406,7 +453,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         config = None if getattr(args, "no_config", False) else load_config(args.config)
         if config is not None:
-            configure_logging(config.bot.log_level, secret=config.telegram.token.get_secret_value())
+            configure_logging(
+                config.bot.log_level,
+                token=config.telegram.token.get_secret_value(),
+                secrets=config.secrets(),
+            )
             if args.command == "run" and not config.telegram.token.get_secret_value():
                 raise AdminError(
                     "telegram.token: required to run (set it in the config or in "
@@ -414,9 +465,19 @@ def main(argv: Sequence[str] | None = None) -> int:
                 )
         follow_test_clock(os.environ)
         return int(args.func(config, args))
-    except (AdminError, BackupError, ConfigError, PeriodError, RoundError) as exc:
+    except AdminError as exc:
+        print(f"figbot: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except (BackupError, ConfigError, PeriodError, RoundError, SchemaError) as exc:
         print(f"figbot: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        return 130
+    except Exception:
+        # A bug, not an admin's problem: the traceback goes to the log, redacted like every
+        # line, rather than unredacted to stderr by Python's own handler.
+        logger.critical("figbot stopped by an unexpected error", exc_info=True)
+        return 1
 
 
 if __name__ == "__main__":

@@ -9,9 +9,11 @@ from __future__ import annotations
 import os
 import re
 import tomllib
+import urllib.request
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
-from urllib.parse import urlsplit
+from urllib.parse import SplitResult, unquote, urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from apscheduler.triggers.cron import CronTrigger
@@ -47,6 +49,25 @@ class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+PROXY_SCHEMES = ("http", "https", "socks5", "socks5h")
+
+
+def proxy_problem(url: str) -> str | None:
+    """What is wrong with a proxy URL, or None."""
+    parts = urlsplit(url)
+    if parts.scheme not in PROXY_SCHEMES:
+        return "must start with http://, https://, socks5:// or socks5h://"
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    if not parts.hostname or port is None:
+        return "must name the proxy's host and port, e.g. socks5://127.0.0.1:1080"
+    if parts.path not in ("", "/") or parts.query or parts.fragment:
+        return "must be only scheme://[user:password@]host:port"
+    return None
+
+
 class TelegramConfig(_Section):
     token: SecretStr = SecretStr("")
     base_url: str = "https://api.telegram.org/bot"
@@ -55,6 +76,45 @@ class TelegramConfig(_Section):
     poll_timeout: int = Field(default=30, ge=0, le=50)
     # Telegram's broadcast limit; raise it only for a Bot API server that allows more.
     max_messages_per_second: float = Field(default=30.0, gt=0)
+    # The proxy every Bot API request goes through (empty: HTTPS_PROXY / ALL_PROXY, if set).
+    proxy: SecretStr = SecretStr("")
+
+    @field_validator("proxy")
+    @classmethod
+    def _proxy_url(cls, proxy: SecretStr) -> SecretStr:
+        url = proxy.get_secret_value()
+        if url and (problem := proxy_problem(url)):
+            raise ValueError(problem)
+        return proxy
+
+    @property
+    def api_host(self) -> str:
+        """The Bot API server as an admin recognises it: host[:port], never the path."""
+        return _host_port(urlsplit(self.base_url))
+
+    @property
+    def proxy_host(self) -> str:
+        """The proxy without its credentials (for messages), or empty."""
+        url = self.proxy.get_secret_value()
+        return f"{urlsplit(url).scheme}://{_host_port(urlsplit(url))}" if url else ""
+
+    def secrets(self) -> list[str]:
+        """What must never be shown: the proxy's credentials (the token is named apart)."""
+        parts = urlsplit(self.proxy.get_secret_value())
+        found = [parts.password or ""]
+        if parts.password:
+            found.append(parts.netloc.rpartition("@")[0])  # user:password, as written
+            found.append(unquote(parts.password))
+        return [secret for secret in found if secret]
+
+
+def _host_port(parts: SplitResult) -> str:
+    host = parts.hostname or ""
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    return f"{host}:{port}" if port else host
 
 
 class DatabaseConfig(_Section):
@@ -362,6 +422,14 @@ class FigbotConfig(_Section):
                 return form
         raise KeyError(key)
 
+    def secrets(self) -> list[str]:
+        """Every secret of the config but the token: never logged (bot.logsetup)."""
+        found = [*self.telegram.secrets(), self.webhook.secret_token.get_secret_value()]
+        database = urlsplit(self.database.url)
+        if database.password:
+            found += [database.password, unquote(database.password)]
+        return [secret for secret in found if secret]
+
 
 def _unique(where: str, keys: list[str]) -> None:
     seen: set[str] = set()
@@ -380,11 +448,47 @@ def _format_error(path: Path, error: ValidationError) -> str:
     return "\n".join(lines)
 
 
+def proxy_from_environment(base_url: str, environ: Mapping[str, str]) -> str:
+    """The proxy the standard variables name for the Bot API at ``base_url``, or empty.
+
+    As curl reads them: ``HTTPS_PROXY`` for an https:// Bot API (``HTTP_PROXY`` for http://),
+    else ``ALL_PROXY``; lower-case names win; none when ``NO_PROXY`` names the host; a value
+    without a scheme (``proxy.example:3128``) is an HTTP proxy.
+    """
+    parts = urlsplit(base_url)
+    # urllib.request's reading of the variables (lower case wins), from ``environ``.
+    proxies: dict[str, str] = {}
+    for lower_only in (False, True):
+        for name, value in environ.items():
+            if value and name.lower().endswith("_proxy") and (name.islower() or not lower_only):
+                proxies[name[: -len("_proxy")].lower()] = value
+    # NO_PROXY's matching as urllib.request does it (not in the type stubs, but long public).
+    bypass = urllib.request.proxy_bypass_environment(  # type: ignore[attr-defined]
+        parts.hostname or "", proxies
+    )
+    if bypass:
+        return ""
+    for scheme in (parts.scheme, "all"):
+        if url := proxies.get(scheme, ""):
+            url = url if "://" in url else f"http://{url}"
+            name = f"{scheme.upper()}_PROXY"
+            if problem := proxy_problem(url):
+                raise ConfigError(f"{name} (the proxy for the Bot API): {problem}")
+            return url
+    return ""
+
+
 def parse_config(data: dict[str, Any], *, source: Path, environ: dict[str, str]) -> FigbotConfig:
-    """Validate raw TOML data; environment variables override the secrets and database URL."""
+    """Validate raw TOML data; environment variables override the secrets and database URL,
+    and name the proxy when the config does not."""
     data = {**data}
     if token := environ.get(TOKEN_ENV):
         data["telegram"] = {**data.get("telegram", {}), "token": token}
+    telegram = data.get("telegram", {})
+    if isinstance(telegram, dict) and not telegram.get("proxy"):
+        base_url = telegram.get("base_url", TelegramConfig().base_url)
+        if isinstance(base_url, str) and (proxy := proxy_from_environment(base_url, environ)):
+            data["telegram"] = {**telegram, "proxy": proxy}
     if url := environ.get(DATABASE_ENV):
         data["database"] = {**data.get("database", {}), "url": url}
     if secret := environ.get(WEBHOOK_SECRET_ENV):

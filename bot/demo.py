@@ -78,7 +78,7 @@ async def run_demo(*, workdir: str, verbose: bool = False) -> int:
     folder = Path(workdir).resolve()
     shutil.rmtree(folder, ignore_errors=True)
     folder.mkdir(parents=True)
-    configure_logging("INFO" if verbose else "WARNING", secret=DEMO_TOKEN)
+    configure_logging("INFO" if verbose else "WARNING", token=DEMO_TOKEN)
     t = Transcript()
 
     async with LocalBotApiServer(token=DEMO_TOKEN) as server:

@@ -47,6 +47,7 @@ import logging
 import math
 import mimetypes
 import re
+import ssl
 import struct
 import time
 from collections.abc import Awaitable, Callable, Iterable
@@ -751,11 +752,15 @@ class LocalBotApiServer:
         first_name: str = "figbot",
         clock: Callable[[], float] | None = None,
         dates: Callable[[], float] | None = None,
+        ssl_context: ssl.SSLContext | None = None,
     ) -> None:
         """``clock`` (default :func:`time.monotonic`) is used only by the rate limiter;
         ``dates`` (default :func:`time.time`) dates messages, in seconds since the epoch, as
-        Telegram does: tests give the bot's fake clock, so both tell the same time."""
+        Telegram does: tests give the bot's fake clock, so both tell the same time;
+        ``ssl_context`` serves HTTPS, as Telegram does."""
         self.host = host
+        self.ssl_context = ssl_context
+        self.scheme = "https" if ssl_context is not None else "http"
         self.port = port
         self.token = token
         self.username = username
@@ -840,11 +845,11 @@ class LocalBotApiServer:
 
     @property
     def base_url(self) -> str:
-        return f"http://{self.host}:{self.port}/bot"
+        return f"{self.scheme}://{self.host}:{self.port}/bot"
 
     @property
     def base_file_url(self) -> str:
-        return f"http://{self.host}:{self.port}/file/bot"
+        return f"{self.scheme}://{self.host}:{self.port}/file/bot"
 
     async def start(self) -> None:
         if self._runner is not None:
@@ -857,12 +862,12 @@ class LocalBotApiServer:
             app, access_log=None, handler_cancellation=True, shutdown_timeout=1.0
         )
         await runner.setup()
-        site = web.TCPSite(runner, self.host, self.port)
+        site = web.TCPSite(runner, self.host, self.port, ssl_context=self.ssl_context)
         await site.start()
         self._runner = runner
         self._closing = False
         self.port = int(runner.addresses[0][1])
-        logger.info("Local Bot API server listening on http://%s:%s", self.host, self.port)
+        logger.info("Local Bot API server listening on %s", self.base_url)
 
     async def stop(self) -> None:
         if self._runner is None:

@@ -10,18 +10,31 @@ networking backend of one's own through :class:`telegram.request.BaseRequest`; t
 HTTPXRequest's behaviour: the same timeouts and defaults, a bounded pool with PTB's pool
 timeout, ``TimedOut`` for any timeout and ``NetworkError`` for any other transport failure.
 
-The bot token is part of every URL: it is removed from error messages, which end up in logs.
+A proxy (``proxy``): an HTTP(S) proxy through aiohttp's own support, a SOCKS5 one through
+aiohttp-socks' connector. Its credentials go in a header (HTTP) or the SOCKS handshake, never
+in a message.
+
+The bot token is part of every URL, and aiohttp's exceptions repeat the URL: a failure is
+raised as ``NetworkError``/``TimedOut`` with a short description of its own (``connection
+refused``, ``timed out connecting``), which is what logs and the admin's messages show.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
+import json
 import logging
 import re
 from collections.abc import AsyncIterator
+from urllib.parse import unquote, urlsplit
 
 import aiohttp
+from aiohttp_socks import ProxyConnectionError as SocksConnectionError
+from aiohttp_socks import ProxyConnector
+from aiohttp_socks import ProxyError as SocksError
+from aiohttp_socks import ProxyTimeoutError as SocksTimeoutError
 from telegram.error import NetworkError, TimedOut
 from telegram.request import BaseRequest, RequestData
 
@@ -42,6 +55,9 @@ class AiohttpRequest(BaseRequest):
         "_connect_timeout",
         "_media_write_timeout",
         "_pool_timeout",
+        "_proxy",
+        "_proxy_headers",
+        "_socks",
         "_read_timeout",
         "_session",
         "_slots",
@@ -57,7 +73,10 @@ class AiohttpRequest(BaseRequest):
         connect_timeout: _Timeout = 5.0,
         pool_timeout: _Timeout = 1.0,
         media_write_timeout: _Timeout = 20.0,
+        proxy: str = "",
     ) -> None:
+        """``proxy``: http://, https://, socks5:// or socks5h:// (DNS at the proxy) with
+        ``user:password@`` if it asks for them; empty for none."""
         self._connections = connections
         self._read_timeout = read_timeout
         self._write_timeout = write_timeout
@@ -66,6 +85,17 @@ class AiohttpRequest(BaseRequest):
         self._media_write_timeout = media_write_timeout
         self._session: aiohttp.ClientSession | None = None
         self._slots: asyncio.Semaphore | None = None
+        self._socks = ""
+        self._proxy: str | None = None
+        self._proxy_headers: dict[str, str] | None = None
+        parts = urlsplit(proxy)
+        if parts.scheme.startswith("socks"):
+            self._socks = proxy
+        elif proxy:
+            self._proxy = f"{parts.scheme}://{parts.netloc.rpartition('@')[2]}"
+            if parts.username is not None:
+                auth = aiohttp.BasicAuth(unquote(parts.username), unquote(parts.password or ""))
+                self._proxy_headers = {"Proxy-Authorization": auth.encode()}
 
     @property
     def read_timeout(self) -> float | None:
@@ -77,11 +107,19 @@ class AiohttpRequest(BaseRequest):
             # wait for a free connection into its connect timeout; PTB has a pool timeout.
             self._slots = asyncio.Semaphore(self._connections)
             self._session = aiohttp.ClientSession(
-                connector=aiohttp.TCPConnector(limit=0, limit_per_host=0),
+                connector=self._connector(),
                 headers={"User-Agent": self.USER_AGENT},
                 # PTB reads the status and body itself (errors are Bot API JSON too).
                 raise_for_status=False,
             )
+
+    def _connector(self) -> aiohttp.TCPConnector:
+        if not self._socks:
+            return aiohttp.TCPConnector(limit=0, limit_per_host=0)
+        # socks5h:// is curl's name for letting the proxy look the host name up.
+        remote_dns = self._socks.startswith("socks5h:")
+        url = "socks5:" + self._socks.partition(":")[2]
+        return ProxyConnector.from_url(url, rdns=remote_dns, limit=0, limit_per_host=0)
 
     async def shutdown(self) -> None:
         session, self._session = self._session, None
@@ -122,17 +160,29 @@ class AiohttpRequest(BaseRequest):
                 data.add_field(name, content, filename=filename, content_type=mimetype)
         elif request_data is not None:
             data, headers = request_data.json_payload, _JSON_BODY
+        if self._proxy_headers and url.startswith("http:"):
+            # Plain HTTP goes to the proxy as it is: the credentials ride on the request (over
+            # https they go only in the CONNECT that opens the tunnel, never to Telegram).
+            headers = {**(headers or {}), **self._proxy_headers}
         async with _slot(slots, pool):
             try:
                 async with session.request(
-                    method, url, data=data, headers=headers, timeout=timeout
+                    method,
+                    url,
+                    data=data,
+                    headers=headers,
+                    timeout=timeout,
+                    proxy=self._proxy,
+                    proxy_headers=self._proxy_headers,
                 ) as response:
-                    return response.status, await response.read()
-            except TimeoutError as err:
-                raise TimedOut from err
-            except aiohttp.ClientError as err:
-                message = _TOKEN.sub("<token>", str(err).replace(url, "<Bot API URL>"))
-                raise NetworkError(f"aiohttp.{type(err).__name__}: {message}") from err
+                    body = await response.read()
+                    if not 200 <= response.status <= 299 and not _is_json(body):
+                        body = _error_answer(response.status, response.reason or "")
+                    return response.status, body
+            except (TimeoutError, SocksTimeoutError) as err:
+                raise TimedOut(_timed_out(err)) from err
+            except (aiohttp.ClientError, SocksConnectionError, SocksError, OSError) as err:
+                raise NetworkError(_failure(err, url)) from err
 
 
 @contextlib.asynccontextmanager
@@ -151,6 +201,80 @@ async def _slot(slots: asyncio.Semaphore, wait: float | None) -> AsyncIterator[N
         yield
     finally:
         slots.release()
+
+
+def _is_json(body: bytes) -> bool:
+    try:
+        json.loads(body)
+    except ValueError:
+        return False
+    return True
+
+
+def _error_answer(status: int, reason: str) -> bytes:
+    """A Bot API error answer for an HTTP error that is not one (a proxy's, a web server's
+    page): python-telegram-bot raises its usual error for the status with this description,
+    instead of logging a traceback for the unreadable body and quoting it whole."""
+    if status == 407:
+        description = f"the proxy answered 407 {reason}"
+    else:
+        description = f"HTTP {status} {reason} (not an answer of the Bot API)"
+    return json.dumps({"ok": False, "error_code": status, "description": description}).encode()
+
+
+def _timed_out(err: Exception) -> str:
+    if isinstance(err, SocksTimeoutError):
+        return "Timed out connecting through the proxy"
+    if isinstance(err, aiohttp.ConnectionTimeoutError):
+        return "Timed out connecting"
+    if isinstance(err, aiohttp.SocketTimeoutError):
+        return "Timed out waiting for the answer"
+    return "Timed out"
+
+
+def _failure(err: Exception, url: str) -> str:
+    """What went wrong, in a few words an admin can act on; never the URL (it holds the
+    token)."""
+    if isinstance(err, aiohttp.ClientHttpProxyError):
+        return f"the proxy answered {err.status} {err.message}"
+    if isinstance(err, aiohttp.ClientProxyConnectionError | SocksConnectionError):
+        return f"cannot connect to the proxy ({_os_reason(err)})"
+    if isinstance(err, SocksError):
+        return f"the proxy refused: {err}"
+    if isinstance(err, aiohttp.ClientConnectorCertificateError):
+        return "the server's TLS certificate is not trusted"
+    if isinstance(err, aiohttp.ClientSSLError):
+        return "TLS failed"
+    if isinstance(err, aiohttp.ClientConnectorDNSError):
+        return "host name not found"
+    if isinstance(err, aiohttp.ClientConnectorError):
+        return _os_reason(err)
+    if isinstance(err, aiohttp.ServerDisconnectedError):
+        return "the server closed the connection"
+    if isinstance(err, OSError) and err.errno is not None:
+        return _os_reason(err)
+    message = _TOKEN.sub("<token>", str(err).replace(url, "<Bot API URL>"))
+    return f"{type(err).__name__}: {message}" if message else type(err).__name__
+
+
+_OS_REASONS = {
+    errno.ECONNREFUSED: "connection refused",
+    errno.ECONNRESET: "connection reset",
+    errno.EPIPE: "connection reset",
+    errno.ETIMEDOUT: "timed out connecting",
+    errno.EHOSTUNREACH: "host unreachable",
+    errno.ENETUNREACH: "network unreachable",
+}
+
+
+def _os_reason(err: Exception) -> str:
+    cause = getattr(err, "os_error", None) or err.__cause__ or err
+    code = getattr(cause, "errno", None) or getattr(err, "errno", None)
+    if code in _OS_REASONS:
+        return _OS_REASONS[code]
+    if isinstance(cause, ConnectionRefusedError):
+        return "connection refused"
+    return getattr(cause, "strerror", None) or "cannot connect"
 
 
 def _given(value: _Timeout | object, default: _Timeout) -> _Timeout:

@@ -25,7 +25,7 @@ from sqlalchemy.engine import make_url
 from sqlmodel import SQLModel
 
 import models.tables  # noqa: F401  (registers the tables)
-from models.db import make_engine, upgrade
+from models.db import make_engine, unknown_revisions, upgrade
 
 logger = logging.getLogger(__name__)
 
@@ -131,6 +131,11 @@ def restore(backup: Path, url: str) -> TableCounts:
         if versioned is None:
             raise BackupError(f"{backup} is not a figbot database (no schema version)")
         source_url = f"sqlite:///{copy}"
+        if unknown := unknown_revisions(source_url):
+            raise BackupError(
+                f"{backup} was made by a newer figbot (schema revision {', '.join(unknown)}, "
+                "unknown to this one); restore it with that release or a newer one"
+            )
         upgrade(source_url)  # a backup from an older release: bring the copy up to date
         upgrade(url)
         source = make_engine(source_url)

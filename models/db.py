@@ -16,6 +16,9 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config as AlembicConfig
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from alembic.util import CommandError
 from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlmodel import Session
@@ -137,7 +140,37 @@ def alembic_config(url: str) -> AlembicConfig:
     return cfg
 
 
+class SchemaError(Exception):
+    """The database's schema cannot be used by this figbot; the message says why."""
+
+
+def unknown_revisions(url: str) -> list[str]:
+    """The database's schema revisions this figbot's migrations do not know: a newer release
+    upgraded it."""
+    cfg = alembic_config(url)
+    engine = make_engine(url)
+    try:
+        with engine.connect() as connection:
+            heads = MigrationContext.configure(connection).get_current_heads()
+    finally:
+        engine.dispose()
+    script = ScriptDirectory.from_config(cfg)
+    unknown = []
+    for head in heads:
+        try:
+            script.get_revision(head)
+        except CommandError:
+            unknown.append(head)
+    return unknown
+
+
 def upgrade(url: str, revision: str = "head") -> None:
-    """Bring the database schema up to ``revision`` with Alembic."""
+    """Bring the database schema up to ``revision`` with Alembic; a schema newer than this
+    figbot knows is refused (:class:`SchemaError`) and left as it is."""
+    if unknown := unknown_revisions(url):
+        raise SchemaError(
+            f"the database's schema is at revision {', '.join(unknown)}, which this figbot "
+            "does not know: a newer figbot release upgraded it; run that release (or newer)"
+        )
     logger.info("upgrading database schema to %s", revision)
     command.upgrade(alembic_config(url), revision)

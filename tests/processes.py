@@ -40,28 +40,38 @@ def config_file(tmp_path: Path, db_url: str, *, base_url: str = "", token: str =
     return path
 
 
-def figbot_env(clock: Clock) -> dict[str, str]:
-    """The environment of a figbot process: this one's without figbot's own variables, the
-    test token, and the test's clock."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("FIGBOT_")}
+def figbot_env(clock: Clock, extra: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment of a figbot process: this one's without figbot's own variables and the
+    machine's proxies (a test names its own), the test token, the test's clock, and
+    ``extra``."""
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith("FIGBOT_") and not k.lower().endswith("_proxy")
+    }
     env["PYTHONPATH"] = str(ROOT)
     env["FIGBOT_TELEGRAM_TOKEN"] = TEST_TOKEN
     env[TEST_FLAG_VARIABLE] = "1"
     env[TEST_CLOCK_VARIABLE] = repr(clock.offset.total_seconds())  # it runs: Clock.running
-    return env
+    return {**env, **(extra or {})}
 
 
 async def spawn(
-    *args: str, clock: Clock, stdout: Any, stderr: Any, cwd: Path = ROOT
+    *args: str,
+    clock: Clock,
+    stdout: Any,
+    stderr: Any,
+    cwd: Path = ROOT,
+    env: dict[str, str] | None = None,
 ) -> asyncio.subprocess.Process:
-    """``figbot <args>`` as a child process on the test's clock."""
+    """``figbot <args>`` as a child process on the test's clock; ``env`` adds variables."""
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
         "bot.cli",
         *args,
         cwd=cwd,
-        env=figbot_env(clock),
+        env=figbot_env(clock, env),
         stdout=stdout,
         stderr=stderr,
     )
@@ -70,7 +80,11 @@ async def spawn(
 
 
 async def run_figbot(
-    *args: str, clock: Clock, timeout: float = 60, cwd: Path = ROOT
+    *args: str,
+    clock: Clock,
+    timeout: float = 60,
+    cwd: Path = ROOT,
+    env: dict[str, str] | None = None,
 ) -> tuple[int, str, str]:
     """Run one CLI command to its end: exit code, stdout, stderr."""
     process = await spawn(
@@ -79,6 +93,7 @@ async def run_figbot(
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
         cwd=cwd,
+        env=env,
     )
     out, err = await asyncio.wait_for(process.communicate(), timeout=timeout)
     assert process.returncode is not None
@@ -97,6 +112,70 @@ async def start_bot(
         )
     with log.open("ab") as stderr:  # the child keeps its own copy of the descriptor
         return await spawn(*args, clock=clock, stdout=asyncio.subprocess.DEVNULL, stderr=stderr)
+
+
+class RunningFigbot:
+    """``figbot run`` as a child process whose log (stderr) is read as it comes."""
+
+    def __init__(self, config: Path, *, clock: Clock, env: dict[str, str] | None = None) -> None:
+        self.config = config
+        self.clock = clock
+        self.env = env
+        self.log: list[str] = []
+        self._process: asyncio.subprocess.Process | None = None
+        self._reading: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        self._process = await spawn(
+            "--config",
+            str(self.config),
+            "run",
+            clock=self.clock,
+            env=self.env,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        self._reading = asyncio.create_task(self._read())
+
+    async def _read(self) -> None:
+        assert self._process is not None and self._process.stderr is not None
+        while line := await self._process.stderr.readline():
+            self.log.append(line.decode())
+
+    def text(self) -> str:
+        return "".join(self.log)
+
+    async def wait_for(self, needle: str, *, count: int = 1, timeout: float = 60) -> None:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while self.text().count(needle) < count:
+            assert self._process is not None
+            if self._process.returncode is not None or loop.time() > deadline:
+                raise AssertionError(f"{needle!r} ×{count} not logged; the log:\n{self.text()}")
+            await asyncio.sleep(0.1)
+
+    async def wait(self, timeout: float = 60) -> tuple[int, str, str]:
+        """The exit code, stdout and the whole log, once the process has ended."""
+        assert self._process is not None and self._reading is not None
+        out = await asyncio.wait_for(self._process.stdout.read(), timeout)  # type: ignore[union-attr]
+        await asyncio.wait_for(self._reading, timeout)
+        code = await asyncio.wait_for(self._process.wait(), timeout)
+        return code, out.decode(), self.text()
+
+    async def stop(self) -> tuple[int, str, str]:
+        assert self._process is not None
+        if self._process.returncode is None:
+            self._process.send_signal(signal.SIGINT)
+        return await self.wait()
+
+    async def __aenter__(self) -> RunningFigbot:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        if self._process is not None and self._process.returncode is None:
+            self._process.kill()
+            await self._process.wait()
 
 
 def kill_leftovers() -> int:

@@ -117,7 +117,8 @@ def real_clock_reads(source: str) -> list[int]:
 
 
 def processes_started(source: str) -> list[int]:
-    """Lines that start a process with ``subprocess`` or ``asyncio``."""
+    """Lines that start a figbot process (``python -m bot.cli``) with ``subprocess`` or
+    ``asyncio`` (other programs a test runs, such as a proxy, follow no clock of figbot's)."""
     return [
         node.lineno
         for node in ast.walk(ast.parse(source))
@@ -126,6 +127,10 @@ def processes_started(source: str) -> list[int]:
         and node.func.attr in PROCESS_STARTERS
         and isinstance(node.func.value, ast.Name)
         and node.func.value.id in {"subprocess", "asyncio"}
+        and any(
+            isinstance(inner, ast.Constant) and inner.value in {"bot.cli", "figbot"}
+            for inner in ast.walk(node)
+        )
     ]
 
 
@@ -137,7 +142,8 @@ def test_the_checks_find_a_real_clock_and_a_process() -> None:
         "    now = datetime.now(UTC)\n"
         "    moment = utcnow()\n"
         "    subprocess.run(['figbot'])\n"
-        "    asyncio.create_subprocess_exec('figbot')\n"
+        "    asyncio.create_subprocess_exec(sys.executable, '-m', 'bot.cli')\n"
+        "    asyncio.create_subprocess_exec(sys.executable, '-m', 'pproxy')\n"
     )
     assert sorted(real_clock_reads(source)) == [4, 5]  # datetime.date.today: a chained name
     assert processes_started(source) == [6, 7]

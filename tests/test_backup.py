@@ -206,11 +206,74 @@ async def test_backup_and_restore_from_the_command_line(
     assert code == 2 and "exists; choose a new file name" in err
     fresh = config_file(tmp_path / "b", db_url)
     code, out, err = await run_figbot(
-        "--config", str(fresh), "restore", "--from", str(tmp_path / "b.db"), clock=clock
+        "--config",
+        str(fresh),
+        "restore",
+        "--from",
+        str(tmp_path / "b.db"),
+        clock=clock,
     )
     assert code == 0, err
     assert "restored" in out and "2 contact" in out
     code, _, err = await run_figbot(
-        "--config", str(fresh), "restore", "--from", str(tmp_path / "b.db"), clock=clock
+        "--config",
+        str(fresh),
+        "restore",
+        "--from",
+        str(tmp_path / "b.db"),
+        clock=clock,
     )
     assert code == 2 and "the target database is not empty" in err
+
+
+@pytest.mark.slow
+async def test_a_backup_made_by_a_newer_figbot_is_refused_and_nothing_changes(
+    tmp_path: Path, config: FigbotConfig, clock: Clock, db_url: str
+) -> None:
+    """A schema revision this release has no migration for: a newer figbot made the file."""
+    _live_office(tmp_path / "newer.db", config, clock).dispose()
+    with sqlite3.connect(tmp_path / "newer.db") as newer:
+        newer.execute("UPDATE alembic_version SET version_num = '0099_from_the_future'")
+    newer.close()
+    fresh = config_file(tmp_path, db_url)
+    before = _all_rows(db_url)
+    code, out, err = await run_figbot(
+        "--config", str(fresh), "restore", "--from", str(tmp_path / "newer.db"), clock=clock
+    )
+    assert code == 2 and out == ""
+    assert err.endswith(
+        f"figbot: {tmp_path / 'newer.db'} was made by a newer figbot (schema revision "
+        "0099_from_the_future, unknown to this one); restore it with that release or a newer "
+        "one\n"
+    )
+    assert _all_rows(db_url) == before  # nothing restored, nothing upgraded
+
+    # The same database as the config's own: a command refuses it in one line, unchanged.
+    (tmp_path / "b").mkdir()
+    newer_config = config_file(tmp_path / "b", f"sqlite:///{tmp_path / 'newer.db'}")
+    out_file = tmp_path / "summary.xlsx"
+    newer_rows = _all_rows(f"sqlite:///{tmp_path / 'newer.db'}")
+    code, out, err = await run_figbot(
+        "--config",
+        str(newer_config),
+        "summary",
+        "--period",
+        "2026-11",
+        "--out",
+        str(out_file),
+        clock=clock,
+    )
+    assert code == 2 and not out_file.exists()
+    assert err.endswith(
+        "figbot: the database's schema is at revision 0099_from_the_future, which this figbot "
+        "does not know: a newer figbot release upgraded it; run that release (or newer)\n"
+    )
+    assert _all_rows(f"sqlite:///{tmp_path / 'newer.db'}") == newer_rows
+
+
+def _all_rows(url: str) -> dict[str, list[dict[str, Any]]]:
+    engine = make_engine(url)
+    try:
+        return _rows(engine)
+    finally:
+        engine.dispose()

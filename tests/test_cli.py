@@ -292,3 +292,42 @@ def test_the_test_clock_is_ignored_outside_a_test_run(
     assert "is set but this is not a test run: ignored" in caplog.text
     moved = follow_test_clock({TEST_CLOCK_VARIABLE: "-86400", TEST_FLAG_VARIABLE: "1"})
     assert moved == models.types._shift == timedelta(days=-1)
+
+
+def test_every_command_that_writes_a_file_follows_one_rule_for_out(
+    tmp_path: Path, db_url: str, capsys: pytest.CaptureFixture[str], figbot: Main
+) -> None:
+    """A missing folder is created; a folder is not a file; the extension says what the file
+    holds (a summary's format follows it), and a name that does not fit is refused."""
+    config = str(config_file(tmp_path, db_url, token=TEST_TOKEN))
+    summary = ["--config", config, "summary", "--period", "2026-10", "--quiet", "--out"]
+    report = ["--config", config, "report", "--year", "2026", "--out"]
+    sqlite_config = tmp_path / "sqlite"
+    sqlite_config.mkdir()
+    live = f"sqlite:///{tmp_path / 'live.db'}"
+    assert figbot(["--config", str(config_file(sqlite_config, live)), "db", "upgrade"]) == 0
+    backup = ["--config", str(sqlite_config / "config.toml"), "backup", "--out"]
+    capsys.readouterr()
+
+    for command, name in [(summary, "s.xlsx"), (report, "r.txt"), (backup, "b.db")]:
+        target = tmp_path / "new" / "folder" / name
+        assert figbot([*command, str(target)]) == 0, capsys.readouterr().err
+        assert target.stat().st_size > 0
+        assert figbot([*command, str(tmp_path / "new")]) == 2
+        assert f"figbot: --out {tmp_path / 'new'} is a folder" in capsys.readouterr().err
+
+    assert figbot([*summary, str(tmp_path / "s.csv")]) == 0
+    assert (tmp_path / "s.csv").read_text(encoding="utf-8-sig").startswith("单位,类型")
+    refusals = {
+        "x.pdf": "a summary is written as .xlsx, .csv or .md (or give --format)",
+        "x": "a summary is written as .xlsx, .csv or .md (or give --format)",
+    }
+    for name, refusal in refusals.items():
+        assert figbot([*summary, str(tmp_path / name)]) == 2
+        assert refusal in capsys.readouterr().err
+    assert figbot([*summary, str(tmp_path / "x.xlsx"), "--format", "csv"]) == 2
+    assert "does not fit --format csv; name a .csv file" in capsys.readouterr().err
+    assert figbot([*report, str(tmp_path / "r.xlsx")]) == 2
+    assert "name a .txt or .md file" in capsys.readouterr().err
+    written = {path.name for path in tmp_path.iterdir() if path.is_file()}
+    assert not written & {"x.pdf", "x", "x.xlsx", "r.xlsx"}  # nothing written when refused
