@@ -24,7 +24,6 @@ from models.db import write_session
 from models.tables import Office, Role
 from models.types import utcnow
 from scheduler.outbox import FlushResult, flush_outbox, requeue_interrupted
-from scheduler.runner import new_holder_id
 from services.corrections import (
     Correction,
     CorrectionRefusal,
@@ -32,7 +31,7 @@ from services.corrections import (
     correct_value,
     notify_correction,
 )
-from services.lease import release, try_acquire
+from services.lease import new_holder_id, release, try_acquire
 from services.onboarding import create_invite
 from services.rounds import OpenedRound, open_round
 from services.summary import round_workbook

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from models.types import TEST_CLOCK_VARIABLE, TEST_FLAG_VARIABLE
+from services.lease import TEST_MACHINE_VARIABLE
 from tests.conftest import EXAMPLE_CONFIG, TEST_TOKEN
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -43,19 +44,22 @@ def config_file(tmp_path: Path, db_url: str, *, base_url: str = "", token: str =
     return path
 
 
-def figbot_env(clock: TestClock) -> dict[str, str]:
+def figbot_env(clock: TestClock, machine: str = "") -> dict[str, str]:
     """The environment of a figbot process: this one's without figbot's own variables, the
-    test token, and the test's clock."""
+    test token, the test's clock, and the machine it plays when ``machine`` is given (see
+    ``services.lease.holder_is_gone``)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("FIGBOT_")}
     env["PYTHONPATH"] = str(ROOT)
     env["FIGBOT_TELEGRAM_TOKEN"] = TEST_TOKEN
     env[TEST_FLAG_VARIABLE] = "1"
     env[TEST_CLOCK_VARIABLE] = repr((clock() - datetime.now(UTC)).total_seconds())
+    if machine:
+        env[TEST_MACHINE_VARIABLE] = machine
     return env
 
 
 async def spawn(
-    *args: str, clock: TestClock, stdout: Any, stderr: Any, cwd: Path = ROOT
+    *args: str, clock: TestClock, stdout: Any, stderr: Any, cwd: Path = ROOT, machine: str = ""
 ) -> asyncio.subprocess.Process:
     """``figbot <args>`` as a child process on the test's clock."""
     process = await asyncio.create_subprocess_exec(
@@ -64,7 +68,7 @@ async def spawn(
         "bot.cli",
         *args,
         cwd=cwd,
-        env=figbot_env(clock),
+        env=figbot_env(clock, machine),
         stdout=stdout,
         stderr=stderr,
     )
@@ -89,17 +93,27 @@ async def run_figbot(
 
 
 async def start_bot(
-    config: Path, *run_args: str, clock: TestClock, log: Path | None = None
+    config: Path,
+    *run_args: str,
+    clock: TestClock,
+    log: Path | None = None,
+    machine: str = "",
 ) -> asyncio.subprocess.Process:
     """``figbot run`` (``run_args`` added, e.g. ``--webhook``); its log is appended to ``log``
-    when given."""
+    when given; ``machine`` names the machine it plays (processes of one test run on one)."""
     args = ("--config", str(config), "run", *run_args)
     if log is None:
         return await spawn(
-            *args, clock=clock, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL
+            *args,
+            clock=clock,
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.DEVNULL,
+            machine=machine,
         )
     with log.open("ab") as stderr:  # the child keeps its own copy of the descriptor
-        return await spawn(*args, clock=clock, stdout=asyncio.subprocess.DEVNULL, stderr=stderr)
+        return await spawn(
+            *args, clock=clock, stdout=asyncio.subprocess.DEVNULL, stderr=stderr, machine=machine
+        )
 
 
 def kill_leftovers() -> int:
