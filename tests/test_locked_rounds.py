@@ -119,7 +119,7 @@ def test_the_schedulers_catch_up_prompts_nobody_for_a_round_past_its_lock(
 
 
 @pytest.mark.slow
-@pytest.mark.timeout(60)
+@pytest.mark.timeout(20)
 async def test_open_round_refuses_a_locked_period_and_prompts_nobody(
     server: LocalBotApiServer, db_url: str, tmp_path: Path, clock: Clock
 ) -> None:
