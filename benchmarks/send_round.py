@@ -21,6 +21,7 @@ import tempfile
 import time
 from collections import Counter
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -32,7 +33,7 @@ from telegram.ext import AIORateLimiter, ExtBot  # noqa: E402
 from bot.config import load_config  # noqa: E402
 from bot.fakeapi import LocalBotApiServer  # noqa: E402
 from bot.views import RENDERERS, render_prompt  # noqa: E402
-from domain.periods import Period  # noqa: E402
+from domain.periods import Period, PeriodKind  # noqa: E402
 from models.crud import get_form, get_office  # noqa: E402
 from models.db import make_engine, read_session, upgrade, write_session  # noqa: E402
 from models.tables import Contact, OutboxMessage, OutboxStatus, Role, Unit  # noqa: E402
@@ -86,7 +87,10 @@ async def run(reporters: int) -> int:
                 session,
                 form=form,
                 office=office,
-                period=Period.parse("2026-11"),
+                # The month of today: a period past its lock time would prompt nobody.
+                period=Period.containing(
+                    PeriodKind.MONTH, utcnow().astimezone(ZoneInfo(office.timezone)).date()
+                ),
                 schedule=config.form("monthly").as_schedule(),
                 now=utcnow(),
                 render_prompt=render_prompt,

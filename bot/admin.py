@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine
 from sqlmodel import select
@@ -27,7 +28,6 @@ from models.db import write_session
 from models.tables import Office, Role
 from models.types import utcnow
 from scheduler.outbox import SENDERS, FlushResult, flush_outbox, requeue_interrupted
-from scheduler.runner import new_holder_id
 from services.corrections import (
     Correction,
     CorrectionRefusal,
@@ -35,9 +35,9 @@ from services.corrections import (
     correct_value,
     notify_correction,
 )
-from services.lease import release, try_acquire
+from services.lease import new_holder_id, release, try_acquire
 from services.onboarding import create_invite
-from services.rounds import OpenedRound, open_round
+from services.rounds import OpenedRound, RoundLocked, open_round
 from services.summary import round_workbook
 
 logger = logging.getLogger(__name__)
@@ -183,8 +183,12 @@ def open_rounds(
     period_text: str,
     office_code: str | None,
     now: datetime,
+    locked: bool = False,
 ) -> list[tuple[str, OpenedRound]]:
-    """Open the round of ``form_key`` for ``period_text`` in one office or all; queue prompts."""
+    """Open the round of ``form_key`` for ``period_text`` in one office or all; queue prompts.
+
+    A round past its lock time is refused (nothing changes, in any office) unless ``locked``
+    asks to open it locked, prompting nobody (see ``services.rounds.open_round``)."""
     period = Period.parse(period_text)
     opened = []
     with write_session(engine) as session:
@@ -198,21 +202,38 @@ def open_rounds(
             if not offices:
                 raise AdminError(f"unknown office {office_code!r}")
         for office in offices:
-            opened.append(
-                (
-                    office.name,
-                    open_round(
-                        session,
-                        form=form,
-                        office=office,
-                        period=period,
-                        schedule=schedule,
-                        now=now,
-                        render_prompt=render_prompt,
-                    ),
+            try:
+                result = open_round(
+                    session,
+                    form=form,
+                    office=office,
+                    period=period,
+                    schedule=schedule,
+                    now=now,
+                    render_prompt=render_prompt,
+                    locked=locked,
                 )
-            )
+            except RoundLocked as exc:
+                raise AdminError(_past_lock_message(exc)) from None
+            opened.append((office.name, result))
     return opened
+
+
+def _past_lock_message(exc: RoundLocked) -> str:
+    zone = exc.office.timezone
+    at = f"{exc.lock_at.astimezone(ZoneInfo(zone)):%Y-%m-%d %H:%M} ({zone})"
+    name = f"round {exc.form.key} {exc.period.code} of {exc.office.name}"
+    reopen = f"a coordinator reopens single units in the chat: /reopen <unit> {exc.period.code}"
+    if exc.exists:
+        return (
+            f"{name} is locked since {at}: nobody was prompted. To take a unit's figures now, "
+            f"{reopen}"
+        )
+    return (
+        f"{name} would have locked at {at}, which has passed: it was not opened and nobody was "
+        f"prompted. To take late figures, add --locked (opens it locked, prompting nobody); "
+        f"then {reopen}"
+    )
 
 
 @asynccontextmanager

@@ -38,7 +38,7 @@ from bot.admin import (
 from bot.config import FigbotConfig, WebhookConfig
 from bot.i18n import translator
 from bot.logsetup import quiet_http_loggers
-from bot.polling import CommittedPolling
+from bot.polling import CommittedPolling, LeasedPolling
 from bot.runtime import RUNTIME_KEY, SCHEDULER_KEY, Runtime
 from bot.webhook import WebhookServer
 from handlers import (
@@ -192,13 +192,22 @@ FEED_KEY = "figbot.feed"  # the polling loop or the webhook server: where update
 
 async def start_polling_in_loop(application: Application, *, poll_timeout: int = 1) -> None:  # type: ignore[type-arg]
     """Start the Application inside a running event loop, in the order ``run_polling`` would:
-    initialize → post_init → start → polling (figbot's own, confirming only handled updates)."""
+    initialize → post_init → start → polling (figbot's own, confirming only handled updates,
+    and only while this process holds the polling lease)."""
     await _start_application(application)
     info = await application.bot.get_webhook_info()
     if info.url:  # Telegram refuses getUpdates while a webhook is set
         logger.warning("a webhook was set; removing it to serve by long polling")
         await application.bot.delete_webhook()
-    polling = CommittedPolling(application, timeout=poll_timeout, allowed_updates=ALLOWED_UPDATES)
+    runtime: Runtime = application.bot_data[RUNTIME_KEY]
+    polling = LeasedPolling(
+        runtime.engine,
+        clock=runtime.now,
+        ttl=timedelta(seconds=runtime.config.scheduler.lease_seconds),
+        make_polling=lambda may_start: CommittedPolling(
+            application, timeout=poll_timeout, allowed_updates=ALLOWED_UPDATES, may_start=may_start
+        ),
+    )
     application.bot_data[FEED_KEY] = polling
     polling.start()
 
@@ -222,7 +231,7 @@ async def _start_application(application: Application) -> None:  # type: ignore[
 async def stop_serving_in_loop(application: Application) -> None:  # type: ignore[type-arg]
     """The reverse of the start functions, as ``run_polling`` ends: updates being handled are
     finished first."""
-    feed: CommittedPolling | WebhookServer | None = application.bot_data.pop(FEED_KEY, None)
+    feed: LeasedPolling | WebhookServer | None = application.bot_data.pop(FEED_KEY, None)
     if feed is not None:
         await feed.stop()
     if application.running:

@@ -137,8 +137,13 @@ def cmd_open_round(config: FigbotConfig, args: argparse.Namespace) -> int:
             period_text=args.period,
             office_code=args.office,
             now=utcnow(),
+            locked=args.locked,
         )
         for office_name, result in opened:
+            if result.locked:
+                state = "opened locked" if result.created else "already locked"
+                print(f"{office_name}: round {args.form} {args.period} {state}; nobody prompted")
+                continue
             state = "opened" if result.created else "already open"
             print(
                 f"{office_name}: round {args.form} {args.period} {state}; "
@@ -370,6 +375,12 @@ def _parser() -> argparse.ArgumentParser:
     open_round.add_argument("--form", required=True, help="form key, e.g. monthly")
     open_round.add_argument("--period", required=True, help="e.g. 2026-10, 2026Q3 or 2026")
     open_round.add_argument("--office", help="only this office (default: all)")
+    open_round.add_argument(
+        "--locked",
+        action="store_true",
+        help="a period past its lock time: open it locked, prompting nobody "
+        "(coordinators /reopen single units)",
+    )
     open_round.set_defaults(func=cmd_open_round)
 
     summary = sub.add_parser(

@@ -568,6 +568,9 @@ class ServerStats:
     sent: int = 0  # messages accepted by sendMessage/sendDocument/sendPhoto
     rate_limited: int = 0  # 429s returned by flood control (not by fail_next/fault_hook)
     faults: int = 0  # responses produced by fail_next or fault_hook
+    # getUpdates calls ended by a newer getUpdates (409, as Telegram answers the older poll):
+    # two processes were polling one token at once.
+    conflicts: int = 0
     sent_by_method: dict[str, int] = field(default_factory=dict)
 
 
@@ -1370,6 +1373,7 @@ class LocalBotApiServer:
             if self._closing:
                 return []
             if generation != self._poll_generation:
+                self.stats.conflicts += 1
                 raise ApiError(409, ERR_CONFLICT_POLL)
             batch = self._take_batch(limit)
             remaining = deadline - loop.time()

@@ -11,6 +11,9 @@ Updates of one chat are handled in order; different chats are handled side by si
 (:class:`bot.ordering.ChatLanes`), so a slow summary does not hold up everyone's answers. While
 updates are in flight the offset stays at the oldest of them; Telegram then returns those again
 with any new ones, and only the new ones are started.
+
+Of several ``figbot run`` on one database and token, only the holder of the polling lease
+polls (:class:`LeasedPolling`).
 """
 
 from __future__ import annotations
@@ -18,14 +21,18 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from datetime import datetime, timedelta
 from typing import Any
 
+from sqlalchemy import Engine
 from telegram import Update
 from telegram.error import Conflict, InvalidToken, NetworkError, RetryAfter
 from telegram.ext import Application
 
 from bot.ordering import MAX_AT_ONCE, ChatLanes, lane_of
+from models.db import write_session
+from services.lease import POLLING_LEASE, new_holder_id, release, try_acquire
 
 logger = logging.getLogger(__name__)
 
@@ -47,10 +54,13 @@ class CommittedPolling:
         timeout: int,
         allowed_updates: Sequence[str],
         max_at_once: int = MAX_AT_ONCE,
+        may_start: Callable[[], bool] = lambda: True,
     ) -> None:
         self.application = application
         self.timeout = timeout
         self.allowed_updates = list(allowed_updates)
+        # Asked before each poll and each update started; False: poll nothing, start nothing.
+        self._may_start = may_start
         self._lanes = ChatLanes(limit=max_at_once)
         self._enough_in_hand = 2 * max_at_once
         self._in_flight: dict[int, asyncio.Task[None]] = {}
@@ -107,6 +117,9 @@ class CommittedPolling:
                     # A poll would return only updates already started, or mostly those (each
                     # parsed again) while there is plenty to do: ask when it can bring more.
                     continue
+            if not self._may_start():
+                await self._pause(BUSY_POLL_SECONDS)
+                continue
             try:
                 updates = await self._fetch(timeout=0 if busy else self.timeout)
             except asyncio.CancelledError:
@@ -129,7 +142,7 @@ class CommittedPolling:
                 continue
             backoff = 1.0
             for update in updates:
-                if self._stopping.is_set():
+                if self._stopping.is_set() or not self._may_start():
                     break  # not handled, not confirmed: delivered again at the next start
                 self._start(update)
 
@@ -191,3 +204,133 @@ class CommittedPolling:
 
 def _seconds(value: Any) -> float:
     return float(value.total_seconds()) if hasattr(value, "total_seconds") else float(value)
+
+
+ACTIVE_LOG = "this process (%s) now polls Telegram for updates (it holds the polling lease)"
+PASSIVE_LOG = (
+    "%s holds the polling lease; this process does not poll Telegram (it stays passive and "
+    "takes over if that process stops)"
+)
+LOST_LOG = "the polling lease could not be renewed (%s); this process stops polling"
+
+
+class LeasedPolling:
+    """Long polling by the one ``figbot run`` that holds the polling lease.
+
+    Two processes polling one token take turns at Telegram: each getUpdates ends the other's
+    long poll with 409 Conflict and is handed every update not confirmed yet — also those the
+    other process is handling right then. The processed-update mark keeps their effect single,
+    but a reply kept for such an update and not yet noted as sent goes out from both (the
+    reporter sees a question twice). So every polling process takes part in the ``polling``
+    lease (``services.lease``, the database lease the scheduler uses: the same on SQLite and
+    PostgreSQL, and on the test's clock) and only its holder runs a :class:`CommittedPolling`;
+    the others wait and take over when the holder stops renewing it.
+
+    Never two pollers at once: the holder renews every quarter of the lease. A renewal that
+    fails (or takes longer than a quarter) stops its polling at once — the updates in hand are
+    finished and confirmed, so the next holder starts after them — and whatever holds renewals
+    up, the holder starts no update once half the lease has passed since its last renewal.
+    Another process takes the lease only after all of it has passed (or at once when the
+    holder was a process of its own machine that has ended, ``services.lease.holder_is_gone``:
+    that one polls no more). That holds while the machines' clocks agree to well within half
+    the lease (NTP), and while an update in hand is finished within that half; one that is not
+    may be handled again by the next holder, which the processed-update mark makes harmless.
+    """
+
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        clock: Callable[[], datetime],
+        ttl: timedelta,
+        make_polling: Callable[[Callable[[], bool]], CommittedPolling],
+    ) -> None:
+        self.engine = engine
+        self.clock = clock
+        self.ttl = ttl
+        self.holder = new_holder_id()
+        self._make_polling = make_polling  # given the lease check; see CommittedPolling
+        self._interval = ttl / 4
+        # No update is started from this moment on (the event loop's monotonic time: a wall
+        # clock moved by hand or by NTP does not stretch it).
+        self._start_until: float | None = None
+        self._polling: CommittedPolling | None = None
+        self._reported_holder: str | None = None
+        self._stopping = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="figbot-polling-lease")
+
+    async def stop(self) -> None:
+        """Stop polling (the updates in hand are finished), then hand the lease over."""
+        self._stopping.set()
+        task, self._task = self._task, None
+        if task is not None:
+            await task
+
+    def _may_start(self) -> bool:
+        return (
+            self._start_until is not None and asyncio.get_running_loop().time() < self._start_until
+        )
+
+    async def _run(self) -> None:
+        try:
+            while not self._stopping.is_set():
+                lost = await self._renew()
+                if lost is not None and self._polling is not None:
+                    logger.warning(LOST_LOG, lost)
+                    await self._stop_polling()
+                elif lost is None and self._polling is None:
+                    logger.info(ACTIVE_LOG, self.holder)
+                    self._polling = self._make_polling(self._may_start)
+                    self._polling.start()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(
+                        self._stopping.wait(), timeout=self._interval.total_seconds()
+                    )
+        finally:
+            held = self._start_until is not None
+            await self._stop_polling()
+            if held:
+                with contextlib.suppress(Exception):  # it expires by itself in any case
+                    await asyncio.to_thread(self._release)
+
+    async def _renew(self) -> str | None:
+        """Take or renew the lease: None when held, else why not (logged once per holder)."""
+        now, started = self.clock(), asyncio.get_running_loop().time()
+        try:
+            held, holder = await asyncio.wait_for(
+                asyncio.to_thread(self._try_acquire, now), timeout=self._interval.total_seconds()
+            )
+        except Exception as exc:  # no database, no lease: the next holder may be polling soon
+            self._start_until = None
+            reason = f"the database did not answer: {type(exc).__name__}"
+            if self._reported_holder != reason:
+                logger.warning("polling lease: %s; retrying", reason)
+                self._reported_holder = reason
+            return reason
+        if held:
+            self._start_until = started + self.ttl.total_seconds() / 2
+            self._reported_holder = None
+            return None
+        self._start_until = None
+        if holder != self._reported_holder:
+            logger.info(PASSIVE_LOG, holder)
+            self._reported_holder = holder
+        return f"held by {holder}"
+
+    def _try_acquire(self, now: datetime) -> tuple[bool, str]:
+        with write_session(self.engine) as session:
+            return try_acquire(
+                session, holder=self.holder, now=now, ttl=self.ttl, name=POLLING_LEASE
+            )
+
+    def _release(self) -> None:
+        with write_session(self.engine) as session:
+            release(session, holder=self.holder, name=POLLING_LEASE)
+
+    async def _stop_polling(self) -> None:
+        polling, self._polling = self._polling, None
+        if polling is not None:
+            await polling.stop()

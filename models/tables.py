@@ -292,7 +292,8 @@ class ScheduleEvent(SQLModel, table=True):
 
 
 class SchedulerLease(SQLModel, table=True):
-    """Who runs the scheduler: exactly one process holds an unexpired lease."""
+    """Who does a job only one process may do (``services.lease``): run the scheduler
+    (``scheduler``), long-poll Telegram (``polling``). One unexpired holder per name."""
 
     __tablename__ = "scheduler_lease"
     name: str = Field(primary_key=True)

@@ -12,9 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
-import socket
-import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -26,7 +23,7 @@ from models.crud import prune_processed_updates
 from models.db import read_session, write_session
 from scheduler.outbox import OUTBOX_JOB, FlushResult, flush_outbox, requeue_interrupted
 from services.chasing import SUMMARY_ATTACHMENT, Renderers
-from services.lease import release, try_acquire
+from services.lease import new_holder_id, release, try_acquire
 from services.rounds import PromptRenderer
 from services.scheduling import TickReport, next_due, run_due
 from services.summary import round_workbook
@@ -40,10 +37,6 @@ KEEP_PROCESSED = timedelta(days=7)
 PRUNE_EVERY = timedelta(hours=1)
 MAX_SLEEP = timedelta(minutes=5)  # wake at least this often (config edits, clock drift)
 JOB_KWARGS: dict[str, Any] = {"misfire_grace_time": None, "coalesce": True, "max_instances": 1}
-
-
-def new_holder_id() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
 
 class SchedulerRunner:

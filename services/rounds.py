@@ -3,6 +3,8 @@
 Opening is idempotent: (form, period, office) is unique, and each contact's prompt has a dedupe
 key in the outbox, so running it twice opens one round and prompts nobody twice, while a
 contact bound since the first run is prompted on the second.
+
+A round past its lock time prompts nobody: the prompt's [开始填报] would only answer "已锁定".
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
 from domain.periods import Period, PeriodKind
+from domain.rounds import Window, submission_window
 from domain.schedule import Schedule, timeline
 from models.crud import enqueue_message, get_round
 from models.tables import (
@@ -56,10 +59,29 @@ class OpenedRound:
     created: bool
     prompts_queued: int
     deadline: datetime
+    locked: bool = False  # past its lock time: nobody was prompted
 
 
 class RoundError(ValueError):
     """The round cannot be opened (unknown form or office, wrong period kind)."""
+
+
+class RoundLocked(RoundError):
+    """The round's lock time has passed (or it was closed): it prompts nobody."""
+
+    def __init__(
+        self, *, form: Form, office: Office, period: Period, lock_at: datetime, exists: bool
+    ) -> None:
+        state = "is locked since" if exists else "would have locked at"
+        super().__init__(
+            f"round {form.key} {period.code} of {office.code} {state} "
+            f"{lock_at:%Y-%m-%d %H:%M} UTC: nobody is prompted"
+        )
+        self.form = form
+        self.office = office
+        self.period = period
+        self.lock_at = lock_at
+        self.exists = exists
 
 
 def prompt_key(form: Form, period: Period, office: Office, contact_id: int | None) -> str:
@@ -75,8 +97,13 @@ def open_round(
     schedule: Schedule,
     now: datetime,
     render_prompt: PromptRenderer,
+    locked: bool = False,
 ) -> OpenedRound:
-    """Open the round (once) and queue a prompt for every active reporter not prompted yet."""
+    """Open the round (once) and queue a prompt for every active reporter not prompted yet.
+
+    A round past its lock time raises :class:`RoundLocked` and changes nothing — unless
+    ``locked``: then it is opened locked (if new) and nobody is prompted, so that coordinators
+    can reopen single units of it (``/reopen``)."""
     if period.kind is not PeriodKind(form.period_kind):
         raise RoundError(f"form {form.key} is collected per {form.period_kind}, not {period.kind}")
     assert form.id is not None and office.id is not None
@@ -94,17 +121,49 @@ def open_round(
             lock_at=line.lock_at,
             status=RoundStatus.OPEN,
         )
+    past_lock = _past_lock(round_, now)
+    if past_lock and not locked:
+        raise RoundLocked(
+            form=form, office=office, period=period, lock_at=round_.lock_at, exists=not created
+        )
+    if created:
+        if past_lock:  # nothing for the scheduler to do: no reminders, digests or summary
+            round_.status = RoundStatus.LOCKED
         session.add(round_)
         session.flush()
-        logger.info("opened round %s %s for %s", form.key, period.code, office.code)
+        logger.info(
+            "opened round %s %s for %s%s",
+            form.key,
+            period.code,
+            office.code,
+            " (locked)" if past_lock else "",
+        )
     assert round_.id is not None
-
-    queued = queue_prompts(
-        session, round_=round_, form=form, office=office, render_prompt=render_prompt, now=now
+    queued = (
+        0
+        if past_lock
+        else queue_prompts(
+            session, round_=round_, form=form, office=office, render_prompt=render_prompt, now=now
+        )
     )
     return OpenedRound(
-        round_id=round_.id, created=created, prompts_queued=queued, deadline=round_.deadline
+        round_id=round_.id,
+        created=created,
+        prompts_queued=queued,
+        deadline=round_.deadline,
+        locked=past_lock,
     )
+
+
+def _past_lock(round_: Round, now: datetime) -> bool:
+    """No reporter could answer a prompt now: the rule their [开始填报] follows."""
+    window = submission_window(
+        round_closed=round_.status == RoundStatus.CLOSED,
+        deadline=round_.deadline,
+        lock_at=round_.lock_at,
+        now=now,
+    )
+    return window in (Window.LOCKED, Window.CLOSED) or round_.status == RoundStatus.LOCKED
 
 
 def queue_prompts(

@@ -2,10 +2,11 @@
 digests, lock rounds past their lock time — each exactly once, recorded in ``schedule_event``.
 
 It is a function of the database, the config and *now*, not of which timer fired: a late
-wake-up, a restart or a long downtime all end in the same state. A reminder whose moment
-passed while figbot was down is still sent once, unless it is stale (the deadline passed) or a
-later reminder supersedes it; then it is recorded as skipped, with the reason, not dropped
-silently.
+wake-up, a restart or a long downtime all end in the same state. A round is opened only while
+it is live (its opening time passed, its lock time not yet): after a longer downtime it is left
+alone, and nobody is prompted to answer what is already locked. A reminder whose moment passed
+while figbot was down is still sent once, unless it is stale (the deadline passed) or a later
+reminder supersedes it; then it is recorded as skipped, with the reason, not dropped silently.
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ from services.chasing import (
     queue_reminders,
     queue_summary,
 )
-from services.rounds import PromptRenderer, open_round, queue_prompts
+from services.rounds import PromptRenderer, RoundLocked, open_round, queue_prompts
 from services.summary import SummaryTarget, load_summary_input
 
 logger = logging.getLogger(__name__)
@@ -115,15 +116,28 @@ def run_due(
                 event_key = f"round-open:{form.key}:{line.period.code}:{office.code}"
                 if _recorded(session, event_key):
                     continue
-                opened = open_round(
-                    session,
-                    form=form,
-                    office=office,
-                    period=line.period,
-                    schedule=schedule,
-                    now=now,
-                    render_prompt=render_prompt,
-                )
+                try:
+                    opened = open_round(
+                        session,
+                        form=form,
+                        office=office,
+                        period=line.period,
+                        schedule=schedule,
+                        now=now,
+                        render_prompt=render_prompt,
+                    )
+                except RoundLocked as exc:  # locked by an earlier lock_after than the config's
+                    _record(
+                        session,
+                        report,
+                        key=event_key,
+                        kind=EventKind.OPEN,
+                        round_id=None,
+                        due_at=line.opens_at,
+                        now=now,
+                        skipped=str(exc),
+                    )
+                    continue
                 report.queued += opened.prompts_queued
                 _record(
                     session,

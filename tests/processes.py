@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from models.types import TEST_CLOCK_VARIABLE, TEST_FLAG_VARIABLE
+from services.lease import TEST_MACHINE_VARIABLE
 from tests.conftest import EXAMPLE_CONFIG, TEST_TOKEN, Clock
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -40,10 +41,12 @@ def config_file(tmp_path: Path, db_url: str, *, base_url: str = "", token: str =
     return path
 
 
-def figbot_env(clock: Clock, extra: dict[str, str] | None = None) -> dict[str, str]:
+def figbot_env(
+    clock: Clock, extra: dict[str, str] | None = None, *, machine: str = ""
+) -> dict[str, str]:
     """The environment of a figbot process: this one's without figbot's own variables and the
-    machine's proxies (a test names its own), the test token, the test's clock, and
-    ``extra``."""
+    machine's proxies (a test names its own), the test token, the test's clock, the machine it
+    plays when ``machine`` is given (see ``services.lease.holder_is_gone``), and ``extra``."""
     env = {
         k: v
         for k, v in os.environ.items()
@@ -53,6 +56,8 @@ def figbot_env(clock: Clock, extra: dict[str, str] | None = None) -> dict[str, s
     env["FIGBOT_TELEGRAM_TOKEN"] = TEST_TOKEN
     env[TEST_FLAG_VARIABLE] = "1"
     env[TEST_CLOCK_VARIABLE] = repr(clock.offset.total_seconds())  # it runs: Clock.running
+    if machine:
+        env[TEST_MACHINE_VARIABLE] = machine
     return {**env, **(extra or {})}
 
 
@@ -63,15 +68,17 @@ async def spawn(
     stderr: Any,
     cwd: Path = ROOT,
     env: dict[str, str] | None = None,
+    machine: str = "",
 ) -> asyncio.subprocess.Process:
-    """``figbot <args>`` as a child process on the test's clock; ``env`` adds variables."""
+    """``figbot <args>`` as a child process on the test's clock; ``env`` adds variables,
+    ``machine`` names the machine it plays (by default, the one every process runs on)."""
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
         "bot.cli",
         *args,
         cwd=cwd,
-        env=figbot_env(clock, env),
+        env=figbot_env(clock, env, machine=machine),
         stdout=stdout,
         stderr=stderr,
     )
@@ -101,17 +108,27 @@ async def run_figbot(
 
 
 async def start_bot(
-    config: Path, *run_args: str, clock: Clock, log: Path | None = None
+    config: Path,
+    *run_args: str,
+    clock: Clock,
+    log: Path | None = None,
+    machine: str = "",
 ) -> asyncio.subprocess.Process:
     """``figbot run`` (``run_args`` added, e.g. ``--webhook``); its log is appended to ``log``
-    when given."""
+    when given; ``machine`` names the machine it plays (processes of one test run on one)."""
     args = ("--config", str(config), "run", *run_args)
     if log is None:
         return await spawn(
-            *args, clock=clock, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL
+            *args,
+            clock=clock,
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.DEVNULL,
+            machine=machine,
         )
     with log.open("ab") as stderr:  # the child keeps its own copy of the descriptor
-        return await spawn(*args, clock=clock, stdout=asyncio.subprocess.DEVNULL, stderr=stderr)
+        return await spawn(
+            *args, clock=clock, stdout=asyncio.subprocess.DEVNULL, stderr=stderr, machine=machine
+        )
 
 
 class RunningFigbot:

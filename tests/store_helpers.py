@@ -67,9 +67,11 @@ def open_(
     form: str = "monthly",
     office: str = "jinhu",
     schedule: Schedule | None = None,
+    locked: bool = False,
 ) -> OpenedRound:
     """Open ``form``'s round for ``period``, on the example config's schedule for the form
-    unless ``schedule`` is given (a form the example config lacks)."""
+    unless ``schedule`` is given (a form the example config lacks); ``locked``: see
+    ``services.rounds.open_round``."""
     form_row = get_form(session, key=form)
     office_row = get_office(session, code=office)
     assert form_row is not None and office_row is not None
@@ -81,6 +83,7 @@ def open_(
         schedule=schedule or EXAMPLE.form(form).as_schedule(),
         now=now,
         render_prompt=render_prompt,
+        locked=locked,
     )
 
 

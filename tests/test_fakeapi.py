@@ -12,7 +12,7 @@ import httpx
 import pytest
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, InputFile, Update
 from telegram.constants import ParseMode
-from telegram.error import BadRequest, Forbidden, InvalidToken, RetryAfter
+from telegram.error import BadRequest, Conflict, Forbidden, InvalidToken, RetryAfter
 from telegram.ext import ApplicationBuilder, CommandHandler, ContextTypes
 
 from bot.fakeapi import LocalBotApiServer, SentMessage, parse_html
@@ -307,6 +307,24 @@ async def test_offset_confirmation_and_prompt_long_poll(
     assert [u.update_id for u in polled] == [third]
     assert polled[0].message.text == "长轮询"
     assert elapsed < 3
+
+
+async def test_a_second_poller_ends_the_first_with_conflict(server: LocalBotApiServer) -> None:
+    """As Telegram does: a getUpdates arriving while another long poll of the token waits ends
+    that older poll with 409 Conflict, and the newer one gets the update."""
+    clients = [
+        Bot(server.token, base_url=server.base_url, base_file_url=server.base_file_url)
+        for _ in range(2)
+    ]
+    async with clients[0] as first, clients[1] as second:
+        waiting = asyncio.create_task(first.get_updates(timeout=5))
+        await asyncio.sleep(0.2)  # the first poll is waiting at the server
+        newer = asyncio.create_task(second.get_updates(timeout=5))
+        with pytest.raises(Conflict, match="terminated by other getUpdates request"):
+            await waiting
+        update_id = await server.send_text(USER, "谁收到")
+        assert [u.update_id for u in await newer] == [update_id]
+    assert server.stats.conflicts == 1
 
 
 async def test_redeliver_repeats_update_id(server: LocalBotApiServer, bot: Bot) -> None:

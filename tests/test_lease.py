@@ -1,13 +1,17 @@
-"""The scheduler lease on a real database: one holder at a time, taken over after expiry."""
+"""Leases on a real database: one holder at a time, taken over after expiry (or at once when
+the holder was a process of this machine that has ended)."""
 
 from __future__ import annotations
 
+import socket
+import subprocess
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import Engine
 
 from models.db import write_session
-from services.lease import release, try_acquire
+from services.lease import MACHINE, holder_is_gone, new_holder_id, release, try_acquire
 from tests.conftest import Clock
 
 TTL = timedelta(seconds=60)
@@ -42,3 +46,34 @@ def test_release_hands_over_at_once(engine: Engine, clock: Clock) -> None:
         release(session, holder="a")
     with write_session(engine) as session:
         assert try_acquire(session, holder="b", now=clock(), ttl=TTL) == (True, "b")
+
+
+@pytest.mark.skipif(not MACHINE, reason="needs Linux's boot id and pid namespaces")
+def test_a_holder_on_this_machine_whose_process_ended_is_taken_over_at_once(
+    engine: Engine, clock: Clock
+) -> None:
+    """figbot restarted after a crash polls at once; a holder that may still run is waited
+    for: a live process of this machine, or one of another machine."""
+    ended = subprocess.Popen(["sleep", "0"])
+    ended.wait()
+    running = subprocess.Popen(["sleep", "60"])
+    try:
+        host = socket.gethostname()
+        alive_here = f"{host}:{running.pid}:0000000a@{MACHINE}"
+        elsewhere = f"{host}:{ended.pid}:0000000b@another-machine"
+        gone_here = f"cli:{host}:{ended.pid}:0000000c@{MACHINE}"
+        for holder in (alive_here, elsewhere):
+            with write_session(engine) as session:
+                assert try_acquire(session, holder=holder, now=clock(), ttl=TTL)[0]
+            with write_session(engine) as session:
+                assert try_acquire(session, holder="b", now=clock(), ttl=TTL) == (False, holder)
+            with write_session(engine) as session:
+                release(session, holder=holder)
+        with write_session(engine) as session:
+            assert try_acquire(session, holder=gone_here, now=clock(), ttl=TTL)[0]
+        with write_session(engine) as session:  # within its lease, but its process ended
+            assert try_acquire(session, holder="b", now=clock(), ttl=TTL) == (True, "b")
+        assert not holder_is_gone(new_holder_id())  # this very process
+    finally:
+        running.kill()
+        running.wait()
