@@ -182,8 +182,8 @@ def _separates(character: str) -> bool:
         lambda text: (
             text[0] not in "0123456789０１２３４５６７８９"
             and not any(_separates(c) for c in text)
-            and not set(text) & set("*_~`")
-        )  # markup, which is read past
+            and not set(text) & set("*_~`<>")
+        )  # markup (**讲座**, <b>调解</b>), which is read past
     ),
     word=st.sampled_from(["宗", ""]),
 )
