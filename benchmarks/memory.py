@@ -29,7 +29,7 @@ from bot.fakeapi import LocalBotApiServer  # noqa: E402
 from domain.periods import Period, PeriodKind  # noqa: E402
 from services.catalog import prepare_database  # noqa: E402
 from tests.conftest import TEST_TOKEN, Clock  # noqa: E402
-from tests.processes import run_figbot, start_bot  # noqa: E402
+from tests.processes import open_round, start_bot  # noqa: E402
 from tests.test_crash import _crash_config  # noqa: E402
 
 PER_UNIT = 10
@@ -71,16 +71,7 @@ async def main(contacts: int, seconds: float) -> int:
             await asyncio.sleep(3)
             idle = rss_mb(bot.pid)
             period = Period.containing(PeriodKind.MONTH, clock().date()).code
-            code, out, err = await run_figbot(
-                "--config",
-                str(config_path),
-                "open-round",
-                "--form",
-                "monthly",
-                "--period",
-                period,
-                clock=clock,
-            )
+            code, out, err = await open_round(config_path, period, clock=clock)
             if code != 0:
                 print(err)
                 return 1

@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from telegram import BotCommand, Update
-from telegram.error import RetryAfter, TelegramError
+from telegram.error import InvalidToken, RetryAfter, TelegramError
 from telegram.ext import (
     AIORateLimiter,
     Application,
@@ -190,10 +190,16 @@ ALLOWED_UPDATES = [Update.MESSAGE, Update.CALLBACK_QUERY]
 FEED_KEY = "figbot.feed"  # the polling loop or the webhook server: where updates come from
 
 
-async def start_polling_in_loop(application: Application, *, poll_timeout: int = 1) -> None:  # type: ignore[type-arg]
+async def start_polling_in_loop(
+    application: Application,  # type: ignore[type-arg]
+    *,
+    poll_timeout: int = 1,
+    on_token_refused: Callable[[InvalidToken], None] = lambda exc: None,
+) -> None:
     """Start the Application inside a running event loop, in the order ``run_polling`` would:
     initialize → post_init → start → polling (figbot's own, confirming only handled updates,
-    and only while this process holds the polling lease)."""
+    and only while this process holds the polling lease). ``on_token_refused`` is told when
+    Telegram refuses the token later on (see :class:`CommittedPolling`)."""
     await _start_application(application)
     info = await application.bot.get_webhook_info()
     if info.url:  # Telegram refuses getUpdates while a webhook is set
@@ -205,7 +211,11 @@ async def start_polling_in_loop(application: Application, *, poll_timeout: int =
         clock=runtime.now,
         ttl=timedelta(seconds=runtime.config.scheduler.lease_seconds),
         make_polling=lambda may_start: CommittedPolling(
-            application, timeout=poll_timeout, allowed_updates=ALLOWED_UPDATES, may_start=may_start
+            application,
+            timeout=poll_timeout,
+            allowed_updates=ALLOWED_UPDATES,
+            may_start=may_start,
+            on_token_refused=on_token_refused,
         ),
     )
     application.bot_data[FEED_KEY] = polling
@@ -330,16 +340,27 @@ def run_until_signalled(
 ) -> None:
     """``figbot run``: serve until SIGINT or SIGTERM, then stop gracefully. Long polling,
     or the webhook server when ``webhook`` is given. Start-up is tried again while Telegram
-    cannot be reached (:func:`start_with_retries`)."""
+    cannot be reached (:func:`start_with_retries`). A token Telegram refuses later on (revoked
+    while figbot runs) stops the process too, raising :class:`TokenRefused`: a service that
+    kept running without polling would answer nobody, and say so only once in its log."""
+    refused: list[InvalidToken] = []
+    stop = asyncio.Event()
+
+    def token_refused(exc: InvalidToken) -> None:
+        refused.append(exc)
+        stop.set()
 
     async def start() -> None:
         if webhook is None:
-            await start_polling_in_loop(application, poll_timeout=config.telegram.poll_timeout)
+            await start_polling_in_loop(
+                application,
+                poll_timeout=config.telegram.poll_timeout,
+                on_token_refused=token_refused,
+            )
         else:
             await start_webhook_in_loop(application, webhook)
 
     async def serve() -> None:
-        stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(signum, stop.set)
@@ -350,5 +371,7 @@ def run_until_signalled(
             logger.info("figbot stopping")
         finally:
             await stop_serving_in_loop(application)
+        if refused and isinstance(failure := telegram_failure(refused[0], config), TokenRefused):
+            raise failure from None
 
     asyncio.run(serve())

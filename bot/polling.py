@@ -55,12 +55,16 @@ class CommittedPolling:
         allowed_updates: Sequence[str],
         max_at_once: int = MAX_AT_ONCE,
         may_start: Callable[[], bool] = lambda: True,
+        on_token_refused: Callable[[InvalidToken], None] = lambda exc: None,
     ) -> None:
+        """``on_token_refused``: told when Telegram refuses the token (revoked while figbot
+        runs), after which polling stops: no retry can make a refused token work."""
         self.application = application
         self.timeout = timeout
         self.allowed_updates = list(allowed_updates)
         # Asked before each poll and each update started; False: poll nothing, start nothing.
         self._may_start = may_start
+        self._on_token_refused = on_token_refused
         self._lanes = ChatLanes(limit=max_at_once)
         self._enough_in_hand = 2 * max_at_once
         self._in_flight: dict[int, asyncio.Task[None]] = {}
@@ -124,8 +128,9 @@ class CommittedPolling:
                 updates = await self._fetch(timeout=0 if busy else self.timeout)
             except asyncio.CancelledError:
                 raise
-            except InvalidToken:
+            except InvalidToken as exc:
                 logger.critical("the bot token was refused; polling stops")
+                self._on_token_refused(exc)
                 return
             except RetryAfter as exc:
                 await self._pause(float(_seconds(exc.retry_after)))

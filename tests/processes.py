@@ -107,6 +107,15 @@ async def run_figbot(
     return process.returncode, out.decode(), err.decode()
 
 
+async def open_round(
+    config: Path, period: str, *, clock: Clock, form: str = "monthly"
+) -> tuple[int, str, str]:
+    """``figbot open-round`` for ``period``: exit code, stdout, stderr."""
+    return await run_figbot(
+        "--config", str(config), "open-round", "--form", form, "--period", period, clock=clock
+    )
+
+
 async def start_bot(
     config: Path,
     *run_args: str,

@@ -15,7 +15,7 @@ import pytest
 from bot.fakeapi import LocalBotApiServer
 from domain.periods import Period, PeriodKind
 from tests.conftest import EXAMPLE_CONFIG, TEST_TOKEN, Clock
-from tests.processes import config_file, run_figbot, spawn
+from tests.processes import config_file, open_round, run_figbot, spawn
 
 Main = Callable[[list[str]], int]
 
@@ -53,16 +53,7 @@ async def test_an_admin_invites_opens_a_round_and_runs_the_bot(
         assert "金海社区" in greeting.text
 
         for _ in range(2):  # idempotent: the second run opens nothing and prompts nobody
-            code, out, err = await run_figbot(
-                "--config",
-                str(config),
-                "open-round",
-                "--form",
-                "monthly",
-                "--period",
-                period.code,
-                clock=clock,
-            )
+            code, out, err = await open_round(config, period.code, clock=clock)
             assert code == 0, err
         assert f"round monthly {period.code} already open; 0 new prompt(s) queued" in out
         prompt = await server.wait_for_message(

@@ -24,7 +24,7 @@ from models.crud import submission_values
 from models.tables import Role, Submission, Unit, ValueRevision
 from services.catalog import prepare_database
 from tests.conftest import Clock
-from tests.processes import run_figbot, start_bot
+from tests.processes import open_round, run_figbot, start_bot
 from tests.store_helpers import bind
 from tests.test_crash import KEYS, _answers, _crash_config, _reporter
 
@@ -152,16 +152,7 @@ async def mixed_run(
         return compiled, backups
 
     try:  # from here on, whatever fails, the bot is stopped
-        code, _, err = await run_figbot(
-            "--config",
-            str(config_path),
-            "open-round",
-            "--form",
-            "monthly",
-            "--period",
-            period,
-            clock=clock,
-        )
+        code, _, err = await open_round(config_path, period, clock=clock)
         assert code == 0, err
         until = loop.time() + seconds
         results = await asyncio.wait_for(

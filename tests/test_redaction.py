@@ -19,7 +19,7 @@ from bot.fakeapi import LocalBotApiServer
 from bot.logsetup import RedactingFormatter, Redactor, configure_logging
 from tests.conftest import TEST_TOKEN, Clock
 from tests.network_faults import FaultyLink
-from tests.processes import RunningFigbot, run_figbot
+from tests.processes import RunningFigbot, open_round, run_figbot
 from tests.test_unreachable import debug_config, next_month
 
 REAL_LOOKING_TOKEN = "7412369850:AAHx0_kq9Zr-Tn3VbWm8pLc2dYs5fGj1uE4"
@@ -132,16 +132,7 @@ async def test_a_debug_log_with_a_join_and_an_outage_holds_no_token_and_no_invit
             await link.heal()
             await server.wait_for_message(1001, since=since, timeout=60)  # the apology
             period = next_month(clock).code
-            result = await run_figbot(
-                "--config",
-                str(config),
-                "open-round",
-                "--form",
-                "monthly",
-                "--period",
-                period,
-                clock=clock,
-            )
+            result = await open_round(config, period, clock=clock)
             assert result[0] == 0, result
             outputs += result[1:]
             code, out, log = await bot.stop()

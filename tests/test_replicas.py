@@ -24,7 +24,7 @@ from models.tables import Role
 from services.catalog import prepare_database
 from tests.balancer import RoundRobinBalancer
 from tests.conftest import Clock
-from tests.processes import run_figbot, start_bot
+from tests.processes import open_round, start_bot
 from tests.store_helpers import bind
 from tests.test_crash import (
     KEYS,
@@ -99,16 +99,7 @@ async def test_two_replicas_with_a_kill_lose_and_double_nothing(
             await _healthy(port)
         assert server.webhook_url == balancer.url and server.webhook_secret == SECRET
         # A round opened by hand: the replica holding the scheduler lease sends the prompts.
-        code, out, err = await run_figbot(
-            "--config",
-            str(configs[0]),
-            "open-round",
-            "--form",
-            "monthly",
-            "--period",
-            clock().strftime("%Y-%m"),  # 28 Nov: November, open until 3 Dec
-            clock=clock,
-        )
+        code, out, err = await open_round(configs[0], clock().strftime("%Y-%m"), clock=clock)
         assert code == 0 and f"{REPORTERS} new prompt(s) queued" in out, out + err
         for i in range(REPORTERS):
             await server.wait_for_message(

@@ -16,7 +16,7 @@ from bot.fakeapi import LocalBotApiServer
 from domain.periods import Period, PeriodKind
 from tests.conftest import TEST_TOKEN, Clock
 from tests.network_faults import Fault, FaultyLink
-from tests.processes import RunningFigbot, config_file, run_figbot
+from tests.processes import RunningFigbot, config_file, open_round, run_figbot
 
 # What each fault looks like to the admin (the host is named, the token never).
 REASONS: dict[Fault, tuple[str, ...]] = {
@@ -69,16 +69,7 @@ async def test_the_cli_says_in_one_line_that_telegram_cannot_be_reached(
         assert line.startswith(where) and line.endswith(REASONS[fault]), err
 
         period = next_month(clock).code
-        code, out, err = await run_figbot(
-            "--config",
-            str(config),
-            "open-round",
-            "--form",
-            "monthly",
-            "--period",
-            period,
-            clock=clock,
-        )
+        code, out, err = await open_round(config, period, clock=clock)
         assert code == 1
         assert f"round monthly {period} opened" in out  # the round itself is open
         (line,) = [line for line in err.splitlines() if line.startswith("figbot:")]
@@ -139,3 +130,23 @@ async def test_a_refused_token_is_one_line_and_run_stops_for_good(
         assert code == 2 and refused in log
         assert "trying again" not in log
         assert_no_traceback_nor_token(out, log)
+
+
+async def test_a_token_revoked_while_running_stops_the_bot_in_one_line(
+    db_url: str, tmp_path: Path, clock: Clock
+) -> None:
+    """The token is revoked (or replaced in @BotFather) while figbot runs: it stops with the
+    one line and exit code 2 a service manager acts on, rather than running on deaf."""
+    async with LocalBotApiServer(token=TEST_TOKEN) as telegram:
+        port = telegram.port
+        config = debug_config(tmp_path, db_url, telegram.base_url)
+        async with RunningFigbot(config, clock=clock) as bot:
+            await bot.wait_for("now polls Telegram for updates")
+            await telegram.stop()  # the same address, from now on refusing this token
+            async with LocalBotApiServer(token="654321:the-new-token", port=port) as renewed:
+                code, out, log = await bot.wait()
+    assert code == 2, log
+    assert (
+        f"figbot: the Telegram Bot API at 127.0.0.1:{renewed.port} refused the bot token" in log
+    )
+    assert_no_traceback_nor_token(out, log)
