@@ -129,9 +129,9 @@ def _normalise(text: str) -> str:
 
 
 def _strip_fillers(text: str) -> str:
-    """The figure without the words around it ("本月共…了", see ``strip_wrapping``) and without
-    a correction's verb ("改为5")."""
-    return _CORRECTION_VERB.sub("", strip_wrapping(text)).strip()
+    """The figure without the words around it ("本月共…了", see ``strip_wrapping``); of a
+    correction, what its verb gives ("改为5", "由5宗改为6宗": the 6宗, never the 5)."""
+    return strip_wrapping(_CORRECTION_VERB.split(text)[-1]).strip()
 
 
 def _name_spans(piece: str, vocabulary: list[Vocabulary]) -> list[tuple[int, int, Vocabulary]]:

@@ -717,10 +717,11 @@ def answer_text(
         ConversationStep.REVIEW,
         ConversationStep.CONFIRM_FIGURES,
     ):
-        # "更正 …" is read back even when it names only the figure asked: it may carry a
-        # reason, and once submitted, [确认] stores it.
+        # "更正 …", or the figure asked given with a reason ("调解6宗，原因：漏报"), is read
+        # back: once submitted, [确认] stores it with the reason, which a plain answer drops.
         plain_answer = state.step == ConversationStep.ASK and (
-            not reading.named_any or (reading.only_about(key) and not reading.correction)
+            not reading.named_any
+            or (reading.only_about(key) and not reading.correction and reading.reason is None)
         )
         if not plain_answer and reading.named_any:
             return _read_back(ctx, state, reading, now)
@@ -895,14 +896,15 @@ def _figures_screen(
         problems or [],
         correction=correction,
         also=also,
-        token=_read_token(read),
+        token=_read_token(read, (state.pending or {}).get("reason")),
     )
 
 
-def _read_token(read: Mapping[str, Number]) -> str:
-    """A short name for figures read back: a read-back's buttons carry it, so [确认] on an
-    older read-back never confirms the figures of a newer one."""
-    return f"{zlib.crc32(json.dumps(read, sort_keys=True).encode()):08x}"
+def _read_token(read: Mapping[str, Number], reason: str | None) -> str:
+    """A short name for figures read back with their reason: a read-back's buttons carry it,
+    so [确认] on an older read-back never confirms what a newer one shows."""
+    shown = json.dumps([read, reason], sort_keys=True, ensure_ascii=False)
+    return f"{zlib.crc32(shown.encode()):08x}"
 
 
 def _confirm_figures(ctx: _Ctx, state: ConversationState, now: datetime) -> list[Screen]:
@@ -994,8 +996,8 @@ def _answer_outlier(ctx: _Ctx, state: ConversationState, text: str, now: datetim
     """While an unusual figure is questioned: a number replaces it, other text explains it."""
     key = state.indicator_key or ctx.keys[0]
     reading = read_figures(text, ctx.vocabulary())
-    if reading.correction and reading.named_any and not reading.only_about(key):
-        # "更正 讲座3场" is no explanation of this figure: it would be lost as one.
+    if any(figure.key != key for figure in reading.figures):
+        # "讲座3场", "更正 讲座3场" is no explanation of this figure: it would be lost as one.
         return [
             Notice(NoticeKind.ANSWER_FIRST, item=ctx.item(key, state.draft.get(key))),
             _current_screen(ctx, state),
@@ -1113,8 +1115,9 @@ def press(
             return [Notice(NoticeKind.STALE_BUTTON), _current_screen(ctx, state)]
         return _record_answer(ctx, state, key, None, now)
     if action in (Action.CONFIRM, Action.DISCARD):
-        read = (state.pending or {}).get("read", {})
-        if state.step != ConversationStep.CONFIRM_FIGURES or key != _read_token(read):
+        pending = state.pending or {}
+        token = _read_token(pending.get("read", {}), pending.get("reason"))
+        if state.step != ConversationStep.CONFIRM_FIGURES or key != token:
             return [Notice(NoticeKind.STALE_BUTTON), _current_screen(ctx, state)]
         if action is Action.CONFIRM:
             return _confirm_figures(ctx, state, now)
@@ -1126,7 +1129,11 @@ def press(
     if action is Action.ACCEPT:
         position, _, figure = (key or "").partition("=")
         current = ctx.keys.index(state.indicator_key) + 1 if state.indicator_key else 0
-        if state.step != ConversationStep.ASK or position != str(current) or not figure.isdigit():
+        if (
+            state.step != ConversationStep.ASK
+            or position != str(current)
+            or not (figure.isascii() and figure.isdigit())
+        ):
             return [Notice(NoticeKind.STALE_BUTTON), _current_screen(ctx, state)]
         assert state.indicator_key is not None
         return _record_answer(ctx, state, state.indicator_key, int(figure), now)

@@ -104,6 +104,14 @@ async def another_change_not_yet_submitted(harness: Harness, p: People) -> list[
     return replies
 
 
+async def the_figure_asked_given_with_a_reason(harness: Harness, p: People) -> list[SentMessage]:
+    await p.wang.send("/report")
+    await p.wang.press("修改 调解纠纷")
+    (readback,) = await p.wang.send("调解纠纷6宗，原因：漏报一宗")  # no 更正: the reason counts
+    assert "调解纠纷：5宗 → 6宗" in readback.text, readback.text
+    return await p.wang.press("确认", message=readback)
+
+
 async def after_the_deadline(harness: Harness, p: People) -> list[SentMessage]:
     harness.clock.set(AFTER_DEADLINE)
     return await _correct(p.wang)
@@ -157,6 +165,7 @@ STORED: list[Case] = [
     asked_after_change_tapped,
     asked_for_the_figure_corrected,
     another_change_not_yet_submitted,
+    the_figure_asked_given_with_a_reason,
     after_the_deadline,
     review_after_the_deadline,
     submitted_by_a_colleague,
@@ -210,6 +219,14 @@ async def unusual_figure_questioned(harness: Harness, p: People) -> list[SentMes
     return await p.wang.send(CORRECTION)
 
 
+async def other_figures_while_one_is_questioned(harness: Harness, p: People) -> list[SentMessage]:
+    await p.wang.send("/report")
+    await p.wang.press("修改 法治讲座")
+    (question,) = await p.wang.send("30")
+    assert "请确认，或发送正确的数字，或直接回复说明原因" in question.text
+    return await p.wang.send("调解纠纷6宗，检查二十次")  # figures, not an explanation of 30
+
+
 async def breaking_a_rule(harness: Harness, p: People) -> list[SentMessage]:
     (readback,) = await p.wang.send("更正 调解纠纷3宗，原因：漏报一宗")  # 调解成功 is 4
     return await p.wang.press("确认", message=readback)
@@ -223,6 +240,7 @@ REFUSED: list[tuple[Case, str]] = [
     (an_older_read_back_confirmed, "这个按钮已过期"),
     (overwrite_question_open, "请点击下方按钮操作"),
     (unusual_figure_questioned, "请先回答上面关于法治讲座的问题"),
+    (other_figures_while_one_is_questioned, "请先回答上面关于法治讲座的问题"),
 ]
 
 
@@ -281,7 +299,7 @@ async def test_a_correction_not_taken_is_refused_out_loud(
     harness: Harness, case: Case, refusal: str
 ) -> None:
     people = await _submitted_november(harness)
-    if case is unusual_figure_questioned:
+    if case in (unusual_figure_questioned, other_figures_while_one_is_questioned):
         await _earlier_months(harness)
     before = await coordinator_sees(people.zhao)
 

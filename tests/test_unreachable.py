@@ -146,7 +146,5 @@ async def test_a_token_revoked_while_running_stops_the_bot_in_one_line(
             async with LocalBotApiServer(token="654321:the-new-token", port=port) as renewed:
                 code, out, log = await bot.wait()
     assert code == 2, log
-    assert (
-        f"figbot: the Telegram Bot API at 127.0.0.1:{renewed.port} refused the bot token" in log
-    )
+    assert f"figbot: the Telegram Bot API at 127.0.0.1:{renewed.port} refused the bot token" in log
     assert_no_traceback_nor_token(out, log)
