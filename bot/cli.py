@@ -12,7 +12,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, make_url
+from sqlalchemy.exc import OperationalError
 
 from bot.admin import (
     AdminError,
@@ -25,7 +26,7 @@ from bot.admin import (
     set_value,
 )
 from bot.config import ConfigError, FigbotConfig, load_config
-from bot.logsetup import configure_logging
+from bot.logsetup import Redactor, configure_logging
 from domain.periods import PeriodError
 from domain.schedule import EventKind
 from models.backup import BackupError, TableCounts, backup_sqlite, restore
@@ -459,16 +460,28 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _database_unreachable(exc: OperationalError, config: FigbotConfig | None) -> str:
+    """One line for a database that is down, refuses the login or cannot be opened."""
+    where = "the database"
+    if config is not None:
+        url = make_url(config.database.url)
+        where += f" {url.database}" if url.get_backend_name() == "sqlite" else f" at {url.host}"
+        if url.port:
+            where += f":{url.port}"
+    said = str(exc.orig).strip().splitlines()[0] if exc.orig is not None else "failed"
+    return f"cannot use {where}: {said}"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    config: FigbotConfig | None = None
+    redact = Redactor()  # what is printed to stderr is redacted like the log
     try:
         config = None if getattr(args, "no_config", False) else load_config(args.config)
         if config is not None:
-            configure_logging(
-                config.bot.log_level,
-                token=config.telegram.token.get_secret_value(),
-                secrets=config.secrets(),
-            )
+            token = config.telegram.token.get_secret_value()
+            redact = Redactor(token=token, secrets=config.secrets())
+            configure_logging(config.bot.log_level, token=token, secrets=config.secrets())
             if args.command == "run" and not config.telegram.token.get_secret_value():
                 raise AdminError(
                     "telegram.token: required to run (set it in the config or in "
@@ -477,11 +490,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         follow_test_clock(os.environ)
         return int(args.func(config, args))
     except AdminError as exc:
-        print(f"figbot: {exc}", file=sys.stderr)
+        print(f"figbot: {redact(str(exc))}", file=sys.stderr)
         return exc.exit_code
     except (BackupError, ConfigError, PeriodError, RoundError, SchemaError) as exc:
-        print(f"figbot: {exc}", file=sys.stderr)
+        print(f"figbot: {redact(str(exc))}", file=sys.stderr)
         return 2
+    except OperationalError as exc:  # worth trying again later, like Telegram out of reach
+        print(f"figbot: {redact(_database_unreachable(exc, config))}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         return 130
     except Exception:

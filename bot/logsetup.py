@@ -30,8 +30,9 @@ TOKEN_MARK = "<token>"
 SECRET_MARK = "<secret>"
 INVITE_MARK = "<invite code>"
 
-# A bot token (digits, a colon, 35 characters), whichever bot's it is.
-_BOT_TOKEN = re.compile(r"\b\d{3,}:[A-Za-z0-9_-]{30,}")
+# A bot token (digits, a colon, 35 characters), whichever bot's it is: also where a URL glues
+# it to "bot" (…/bot123456:AAH…/getMe), so no word boundary is asked for before it.
+BOT_TOKEN = re.compile(r"(?<![0-9])\d{3,}:[A-Za-z0-9_-]{20,}")
 # user:password@ in any URL (a proxy's, a database's).
 _URL_CREDENTIALS = re.compile(r"(?i)(\b[a-z][a-z0-9+.-]*://)[^\s/@:'\"<>]*:[^\s/@'\"<>]*@")
 # The payload of /start as a user sends it, in a message, a repr or JSON; and in a t.me link.
@@ -56,7 +57,7 @@ class Redactor:
         for secret, mark in self._marks:
             if secret in text:
                 text = text.replace(secret, mark)
-        text = _BOT_TOKEN.sub(TOKEN_MARK, text)
+        text = BOT_TOKEN.sub(TOKEN_MARK, text)
         text = _URL_CREDENTIALS.sub(rf"\1{SECRET_MARK}@", text)
         text = _START_PAYLOAD.sub(rf"\1{INVITE_MARK}", text)
         return _START_LINK.sub(rf"\1{INVITE_MARK}", text)

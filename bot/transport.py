@@ -26,7 +26,6 @@ import contextlib
 import errno
 import json
 import logging
-import re
 from collections.abc import AsyncIterator
 from urllib.parse import unquote, urlsplit
 
@@ -38,9 +37,10 @@ from aiohttp_socks import ProxyTimeoutError as SocksTimeoutError
 from telegram.error import NetworkError, TimedOut
 from telegram.request import BaseRequest, RequestData
 
+from bot.logsetup import BOT_TOKEN, TOKEN_MARK
+
 logger = logging.getLogger(__name__)
 
-_TOKEN = re.compile(r"\d+:[A-Za-z0-9_-]{20,}")  # a bot token, wherever an error repeats it
 
 _Timeout = float | None
 # Every Bot API method but an upload takes its parameters as a JSON body: PTB's own encoding of
@@ -253,7 +253,7 @@ def _failure(err: Exception, url: str) -> str:
         return "the server closed the connection"
     if isinstance(err, OSError) and err.errno is not None:
         return _os_reason(err)
-    message = _TOKEN.sub("<token>", str(err).replace(url, "<Bot API URL>"))
+    message = BOT_TOKEN.sub(TOKEN_MARK, str(err).replace(url, "<Bot API URL>"))
     return f"{type(err).__name__}: {message}" if message else type(err).__name__
 
 

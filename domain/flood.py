@@ -5,14 +5,13 @@ else. Past ``limit`` updates within ``window`` a user's further updates are drop
 window has room again; the first dropped update is answered once ("too fast"), the rest
 silently.
 
-Every update a running bot takes is counted when it is handled: button presses carry no time
-of their own, and messages carry Telegram's date in whole seconds, so counting a message at its
-date and a press at its handling time put the two on different clocks — a message dated the
-whole second before looked like a clock set back and wiped the presses of that second, and a
-mix of both was never cut. The one exception is the backlog: messages Telegram queued while
-figbot was not running (dated before it started) all arrive at once but were not sent at once.
-They are counted by their dates, on a limit of their own, so a backlog sent slowly is served
-and a burst sent while figbot was down is still cut.
+Every update a running bot takes is counted when it is handled, on one clock: a button press
+carries no time of its own, and a message's date is Telegram's, in whole seconds — counted on
+the two clocks side by side, a message dated the whole second before would look like a clock
+set back and wipe the presses of that second. The one exception is the backlog: messages
+Telegram queued while figbot was not running (dated before it started) all arrive at once but
+were not sent at once. They are counted by their dates, on a limit of their own, so a backlog
+sent slowly is served and a burst sent while figbot was down is still cut.
 """
 
 from __future__ import annotations

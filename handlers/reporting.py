@@ -49,7 +49,7 @@ async def button(update: Update, context: Context) -> None:
     try:
         callback = ReportCallback.decode(query.data)
         action = reporting.Action(callback.action)
-    except ValueError:  # no button figbot made: an unknown verb, or data the pattern let by
+    except ValueError:  # a well-formed button with a verb this figbot does not know
         await unknown_button(update, context)
         return
     rt = context.runtime

@@ -104,12 +104,13 @@ def _create_private(path: Path) -> None:
     """An empty file only its owner may read, for SQLite to write the copy into: the backup
     holds every figure and contact, and is private from its first byte whatever the umask
     (SQLite gives its journal the database file's mode too). A partial file left by a backup
-    that was cut short is replaced."""
+    that was cut short is replaced; O_EXCL then keeps a file made meanwhile by someone else
+    from being written through."""
     path.unlink(missing_ok=True)
     try:
         os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
     except FileExistsError:
-        raise BackupError(f"another backup is writing {path}") from None
+        raise BackupError(f"{path} appeared while the backup began; try again") from None
 
 
 def restore(backup: Path, url: str) -> TableCounts:

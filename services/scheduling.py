@@ -126,7 +126,7 @@ def run_due(
                         now=now,
                         render_prompt=render_prompt,
                     )
-                except RoundLocked as exc:  # locked by an earlier lock_after than the config's
+                except RoundLocked as exc:  # locked or closed already, or past its lock time
                     _record(
                         session,
                         report,

@@ -4,9 +4,9 @@ A reporter's submission (``services.reporting``) and a coordinator's correction 
 the command line (``services.corrections``) both write here, so every value — typed, tapped
 as a suggested figure, read from a message, or given to ``/correct`` and ``figbot set-value``
 — is checked against its indicator's bounds (``domain.rules.Bounds``: the global cap, min and
-max, decimal places) right before it is stored, whatever its way in checked before. Each change
-leaves a revision, and the submission's version moves on so an editor working from an older
-version is shown the new figures before overwriting them.
+max, decimal places) right before it is stored, even where the caller checked it already.
+Each change leaves a revision, and the submission's version moves on so an editor working from
+an older version is shown the new figures before overwriting them.
 """
 
 from __future__ import annotations

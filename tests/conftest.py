@@ -27,6 +27,7 @@ from services.catalog import sync_config
 if TYPE_CHECKING:
     from tests.flow import Harness
 
+logger = logging.getLogger(__name__)
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE_CONFIG = ROOT / "config.example.toml"
 TEST_TOKEN = "123456:local-test-token"
@@ -83,12 +84,18 @@ def _root_logger_as_found() -> Iterator[None]:
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if isinstance(item, pytest.Function) and inspect.iscoroutinefunction(item.obj):
-            item.obj = _within_time_limit(item.obj, 0.9 * _time_limit(item))
+            limit = _time_limit(item)
+            if limit > 0:  # 0: no limit, as pytest-timeout reads it
+                item.obj = _within_time_limit(item.obj, 0.9 * limit)
 
 
 def _time_limit(item: pytest.Item) -> float:
+    """The test's limit as pytest-timeout reads it: its mark, else --timeout, else the ini."""
     marker = item.get_closest_marker("timeout")
-    return float(marker.args[0] if marker else item.config.getini("timeout"))
+    if marker is not None:
+        return float(marker.args[0] if marker.args else marker.kwargs["timeout"])
+    option = item.config.getoption("timeout", None)
+    return float(option if option is not None else item.config.getini("timeout"))
 
 
 def _within_time_limit(
@@ -126,7 +133,7 @@ def _no_process_left_behind() -> Iterator[None]:
     from tests.processes import kill_leftovers
 
     if killed := kill_leftovers():
-        logging.getLogger(__name__).warning("killed %d figbot process(es) left running", killed)
+        logger.warning("killed %d figbot process(es) left running", killed)
 
 
 @pytest.fixture

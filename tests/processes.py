@@ -12,6 +12,7 @@ killed by the ``_no_process_left_behind`` fixture in conftest.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import sys
@@ -30,15 +31,24 @@ started: list[asyncio.subprocess.Process] = []
 def config_file(tmp_path: Path, db_url: str, *, base_url: str = "", token: str = "") -> Path:
     """The example config in ``tmp_path``, on ``db_url``, talking to ``base_url``."""
     text = EXAMPLE_CONFIG.read_text(encoding="utf-8")
-    text = text.replace('url = "sqlite:///figbot.db"', f'url = "{db_url}"')
+    text = _replace(text, 'url = "sqlite:///figbot.db"', f'url = "{db_url}"')
     if base_url:
-        text = text.replace('base_url = "https://api.telegram.org/bot"', f'base_url = "{base_url}"')
-    text = text.replace('\ntoken = ""', f'\ntoken = "{token}"', 1)
-    text = text.replace("outbox_interval_seconds = 5", "outbox_interval_seconds = 1")
+        text = _replace(
+            text, 'base_url = "https://api.telegram.org/bot"', f'base_url = "{base_url}"'
+        )
+    text = _replace(text, '\ntoken = ""', f'\ntoken = "{token}"')
+    text = _replace(text, "outbox_interval_seconds = 5", "outbox_interval_seconds = 1")
     tmp_path.mkdir(parents=True, exist_ok=True)
     path = tmp_path / "config.toml"
     path.write_text(text, encoding="utf-8")
     return path
+
+
+def _replace(text: str, old: str, new: str) -> str:
+    """``old`` (its first time) replaced: a reworded example config must fail here, not send
+    a test's figbot to the real Telegram or the repository's database."""
+    assert old in text, f"config.example.toml no longer says {old!r}"
+    return text.replace(old, new, 1)
 
 
 def figbot_env(
@@ -81,6 +91,7 @@ async def spawn(
         env=figbot_env(clock, env, machine=machine),
         stdout=stdout,
         stderr=stderr,
+        start_new_session=True,  # a group of its own: kill_leftovers takes its children too
     )
     started.append(process)
     return process
@@ -205,16 +216,15 @@ class RunningFigbot:
 
 
 def kill_leftovers() -> int:
-    """SIGKILL every process started here that is still running; how many there were.
+    """SIGKILL every process group started here (a figbot process and what it started, such as
+    the report template's renderer); how many figbot processes were still running.
 
-    By pid: the test's event loop, which owned the process objects, may be closed by now."""
-    killed = 0
+    By group id: the test's event loop, which owned the process objects, may be closed by now.
+    """
+    running = 0
     while started:
         process = started.pop()
-        if process.returncode is None:
-            try:
-                os.kill(process.pid, signal.SIGKILL)
-                killed += 1
-            except ProcessLookupError:
-                pass
-    return killed
+        running += process.returncode is None
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+    return running

@@ -322,3 +322,14 @@ def test_every_command_that_writes_a_file_follows_one_rule_for_out(
     assert "name a .txt or .md file" in capsys.readouterr().err
     written = {path.name for path in tmp_path.iterdir() if path.is_file()}
     assert not written & {"x.pdf", "x", "x.xlsx", "r.xlsx"}  # nothing written when refused
+
+
+def test_a_database_out_of_reach_is_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], figbot: Main
+) -> None:
+    config = config_file(tmp_path, "postgresql+psycopg://figbot:hunter2@127.0.0.1:1/figbot")
+    out = str(tmp_path / "s.xlsx")
+    assert figbot(["--config", str(config), "summary", "--period", "2026-10", "--out", out]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("figbot: cannot use the database at 127.0.0.1:1: connection failed")
+    assert len(err.splitlines()) == 1 and "hunter2" not in err and "Traceback" not in err

@@ -44,7 +44,7 @@ class Pollers:
                 pollers.polling.add(name)
                 pollers.most_at_once = max(pollers.most_at_once, len(pollers.polling))
 
-            async def stop(self) -> None:
+            async def stop(self, *, confirm: bool = True) -> None:
                 await asyncio.sleep(STOPPING_TAKES)
                 pollers.polling.discard(name)
 

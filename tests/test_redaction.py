@@ -83,8 +83,11 @@ def test_invite_codes_and_other_secrets_are_hidden_wherever_they_are_printed() -
         logger.info("proxy socks5://figbot:pr0xy-pa%%3Ass@10.0.0.1:1080 refused; %s", "/start")
         logger.info("database postgresql+psycopg://figbot:hunter2@db/figbot, webhook-secret-1")
 
+        logger.warning("GET http://10.0.0.9/bot%s/getMe failed", REAL_LOOKING_TOKEN)
+
     text = _log_through(RedactingFormatter(redact), emit)
-    assert INVITE not in text
+    assert INVITE not in text and REAL_LOOKING_TOKEN not in text
+    assert "http://10.0.0.9/bot<token>/getMe" in text  # another bot's token, in its URL
     assert text.count("<invite code>") == 3
     assert "'text': '/start <invite code>'" in text  # the rest of the line stays readable
     assert "pr0xy" not in text and "hunter2" not in text and "webhook-secret-1" not in text
