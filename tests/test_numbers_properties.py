@@ -16,6 +16,7 @@ from domain.numbers import (
     WRAPPING_PREFIXES,
     CountRefused,
     RefusalReason,
+    fold,
     parse_count,
 )
 
@@ -194,9 +195,10 @@ def test_a_number_glued_to_what_cannot_be_read_is_never_read_in_part(
     for text in (f"调解纠纷{n}{glued}{word}", f"更正 调解纠纷{n}{glued}{word}，原因：核实"):
         reading = read_figures(text, VOCABULARY)
         for figure in reading.figures:
+            # As written, after the folding every message gets ("０" is 0, "․" a full stop).
             assert figure.key != "disputes_mediated" or figure.text.strip() in (
-                f"{n}{glued}{word}".strip(),
-                f"{n}{glued}".strip(),
+                fold(f"{n}{glued}{word}").strip(),
+                fold(f"{n}{glued}").strip(),
             ), (text, figure)
 
 
