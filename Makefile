@@ -27,9 +27,10 @@ lint: install
 test: install lint
 	$(BIN)/pytest
 
-# The tests that start no figbot process (under a minute); CI runs everything.
+# The tests that start no figbot process, on two cores (under a minute); CI runs everything.
+# On PostgreSQL they run one at a time: every test there shares the one test database.
 test-fast: install
-	$(BIN)/pytest -m "not slow"
+	$(BIN)/pytest -m "not slow" $(if $(FIGBOT_TEST_DATABASE_URL),,-n 2)
 
 # Regenerate the lock files after changing dependencies in pyproject.toml.
 lock: install

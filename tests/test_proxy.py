@@ -95,7 +95,6 @@ def _secrets_absent(*outputs: str) -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.slow
 @pytest.mark.parametrize("scheme", ["http", "socks5", "socks5h"])
 async def test_run_and_the_cli_reach_telegram_only_through_the_configured_proxy(
     scheme: str, server: LocalBotApiServer, db_url: str, tmp_path: Path, clock: Clock
@@ -135,6 +134,7 @@ async def test_run_and_the_cli_reach_telegram_only_through_the_configured_proxy(
     _secrets_absent(*outputs, out, err)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("scheme", "refusal"),
     [
